@@ -1,0 +1,1 @@
+//! Glance Image API (being written).

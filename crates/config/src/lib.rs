@@ -1,0 +1,1 @@
+//! oslo.config-compatible configuration (being written).

@@ -1,0 +1,1 @@
+//! WebOb-compatible HTTP error bodies (being written).

@@ -1,0 +1,1 @@
+//! Service runtime (being written).
