@@ -1,1 +1,21 @@
-//! Glance Image API (being written).
+//! The Glance Image API, served by Glimpse.
+//!
+//! Tour:
+//! - [`versions`]: the versions document and which versions a deployment
+//!   advertises.
+//! - [`negotiation`]: the `versionnegotiation` filter (URL and Accept forms).
+//! - [`context`]: the request context and the `unauthenticated-context`
+//!   filter that stamps `x-openstack-request-id` on responses.
+//! - [`router`]: the route table with Glance's 404/405/501 semantics.
+//! - [`pyjson`]: JSON written byte-for-byte as Python's `json.dumps` does.
+//! - [`command`]: `glimpse api`: options, paste loading, the launcher.
+//! - [`factories`]: registers the stock paste factory names
+//!   (`glance.api.versions:create_resource`, ...) with the runtime.
+
+pub mod command;
+pub mod context;
+pub mod factories;
+pub mod negotiation;
+pub mod pyjson;
+pub mod router;
+pub mod versions;

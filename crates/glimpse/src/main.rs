@@ -1,1 +1,45 @@
-fn main() {}
+//! `glimpse`: the command-line entry point. All behaviour lives in the
+//! libraries; this file only dispatches sub-commands.
+
+use std::path::Path;
+
+const USAGE: &str = "usage: glimpse <command> [options]
+
+commands:
+  api        run the Image API service (the drop-in for glance-api)
+
+Run `glimpse <command> --help` for a command's options.";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let invoked_as = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("glimpse")
+        .to_string();
+    // A `glance-api` symlink to this binary behaves like glance-api.
+    if invoked_as == "glance-api" {
+        std::process::exit(glimpse_api::command::api_main(&args[1..]));
+    }
+    let code = match args.get(1).map(String::as_str) {
+        Some("api") => glimpse_api::command::api_main(&args[2..]),
+        Some("--version") | Some("version") => {
+            println!("glimpse {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Some("-h") | Some("--help") | Some("help") => {
+            println!("{USAGE}");
+            0
+        }
+        Some(other) => {
+            eprintln!("{USAGE}\nglimpse: error: unknown command {other:?}");
+            2
+        }
+        None => {
+            eprintln!("{USAGE}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

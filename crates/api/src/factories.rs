@@ -1,0 +1,119 @@
+//! The paste factory names of Glance's stock `glance-api-paste.ini`, mapped
+//! to Glimpse's handlers and filters. Factories are pure constructors: they
+//! run in the master (to validate before forking) and the result is inherited
+//! by every worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use glimpse_config::ConfigOpts;
+use glimpse_http::{BoxFuture, Handler, Request, Response, SharedHandler};
+use glimpse_runtime::paste::{FactoryContext, FactoryRegistry, Filter, LocalConf};
+
+use crate::context::UnauthenticatedContext;
+use crate::negotiation::VersionNegotiation;
+use crate::versions::{self, VersionSettings};
+
+/// What factories need from the service: the parsed configuration.
+pub struct ApiState {
+    pub conf: Arc<ConfigOpts>,
+    pub versions: Arc<VersionSettings>,
+}
+
+fn state(ctx: &FactoryContext) -> Result<&ApiState, glimpse_runtime::paste::PasteError> {
+    ctx.state::<ApiState>().ok_or_else(|| {
+        glimpse_runtime::paste::PasteError::Factory("the image API state is missing".into())
+    })
+}
+
+/// The v2 API router (`glance.api.v2.router:API.factory`). Image routes
+/// arrive with the image API; until then every path is Glance's 404/405.
+pub fn v2_router() -> SharedHandler {
+    Arc::new(crate::router::Router::new())
+}
+
+/// Build the registry: the runtime's standard middleware plus the Glance API.
+pub fn registry() -> FactoryRegistry {
+    let mut reg = FactoryRegistry::new();
+    glimpse_runtime::middleware::register_all(&mut reg);
+
+    reg.register_app("glance.api.versions:create_resource", |ctx, _local| {
+        let settings = state(ctx)?.versions.clone();
+        Ok(glimpse_http::handler_fn(move |req: Request| {
+            let r = versions::response(&settings, &req, false);
+            async move { r }
+        }))
+    });
+    reg.register_app("glance.api.v2.router:API.factory", |_ctx, _local| Ok(v2_router()));
+    reg.register_filter(
+        "glance.api.middleware.version_negotiation:VersionNegotiationFilter.factory",
+        |ctx, _local| {
+            let settings = state(ctx)?.versions.clone();
+            let f: Filter = Arc::new(move |app| VersionNegotiation::wrap(settings.clone(), app));
+            Ok(f)
+        },
+    );
+    reg.register_filter(
+        "glance.api.middleware.context:UnauthenticatedContextMiddleware.factory",
+        |_ctx, _local| {
+            let f: Filter = Arc::new(UnauthenticatedContext::wrap);
+            Ok(f)
+        },
+    );
+    reg.register_filter("glimpse.testing:DelayFilter.factory", |_ctx, local| {
+        let d = DelaySettings::from_local(local)?;
+        let f: Filter = Arc::new(move |app| -> SharedHandler {
+            Arc::new(DelayFilter { settings: d.clone(), app })
+        });
+        Ok(f)
+    });
+    reg
+}
+
+/// Fault injection for drain and timeout tests: requests whose path starts
+/// with `path_prefix` are held for `seconds` before being passed on. Only
+/// active when an operator puts it in a pipeline.
+#[derive(Clone)]
+struct DelaySettings {
+    delay: Duration,
+    path_prefix: String,
+}
+
+impl DelaySettings {
+    fn from_local(local: &LocalConf) -> Result<Self, glimpse_runtime::paste::PasteError> {
+        let secs = local.get("seconds").unwrap_or("1");
+        let secs: f64 = secs.parse().map_err(|_| {
+            glimpse_runtime::paste::PasteError::Factory(format!(
+                "DelayFilter: seconds must be a number, not {secs:?}"
+            ))
+        })?;
+        if !(0.0..=3600.0).contains(&secs) {
+            return Err(glimpse_runtime::paste::PasteError::Factory(
+                "DelayFilter: seconds must be between 0 and 3600".into(),
+            ));
+        }
+        Ok(DelaySettings {
+            delay: Duration::from_secs_f64(secs),
+            path_prefix: local.get("path_prefix").unwrap_or("/").to_string(),
+        })
+    }
+}
+
+struct DelayFilter {
+    settings: DelaySettings,
+    app: SharedHandler,
+}
+
+impl Handler for DelayFilter {
+    fn call(&self, req: Request) -> BoxFuture<Response> {
+        if !req.uri().path().starts_with(&self.settings.path_prefix) {
+            return self.app.call(req);
+        }
+        let delay = self.settings.delay;
+        let app = self.app.clone();
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            app.call(req).await
+        })
+    }
+}

@@ -1,0 +1,368 @@
+//! Black-box harness: start the real `glimpse` binary on a free loopback
+//! port, talk raw HTTP to it, inspect its processes through /proc, and stop
+//! only the processes it started, by PID.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Glimpse's own paste file (same pipelines as Glance 33's stock file).
+pub const PASTE: &str = include_str!("../../../../etc/glimpse-api-paste.ini");
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_glimpse"))
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "glimpse-test-{tag}-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos() ^ rand_u64()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(1);
+    h.finish()
+}
+
+/// A running glimpse process (the master).
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+    pub log: PathBuf,
+}
+
+impl Server {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Worker PIDs: children of the master, from /proc.
+    pub fn workers(&self) -> Vec<i32> {
+        children_of(self.pid())
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        signal(self.pid(), sig);
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        request(self.port, "GET", path, &[], b"").unwrap()
+    }
+
+    /// Wait for the master to exit; returns its exit code (None if signalled).
+    pub fn wait_exit(&mut self, within: Duration) -> Option<Option<i32>> {
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st.code());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let workers = self.workers();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for w in workers {
+            signal(w, "KILL");
+        }
+    }
+}
+
+pub fn signal(pid: i32, sig: &str) {
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    for e in rd.flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
+            // Fields after the parenthesised command name: state ppid ...
+            if let Some(rest) = stat.rsplit_once(')').map(|x| x.1) {
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                if f.len() > 2 && f[1].parse::<i32>().ok() == Some(pid) && f[0] != "Z" {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit_once(')').map(|x| x.1.trim_start().starts_with('Z')).unwrap_or(true),
+        Err(_) => false,
+    }
+}
+
+/// Config text with a free port and the given extra lines in [DEFAULT].
+pub fn base_conf(port: u16, workers: usize, extra_default: &str, extra: &str) -> String {
+    format!(
+        "[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {port}\nworkers = {workers}\n{extra_default}\n{extra}\n"
+    )
+}
+
+/// Start `glimpse api --config-file <dir>/glance-api.conf` and wait until it answers.
+pub fn start(conf: &str) -> Server {
+    start_with(conf, &[], true)
+}
+
+pub fn start_with(conf: &str, extra_args: &[&str], wait: bool) -> Server {
+    start_in(TempDir::new("srv"), conf, extra_args, wait)
+}
+
+/// Start in a prepared directory (e.g. one holding a custom paste file).
+pub fn start_in(dir: TempDir, conf: &str, extra_args: &[&str], wait: bool) -> Server {
+    let port = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("bind_port = "))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(0);
+    let cfg = dir.write("glance-api.conf", conf);
+    if !dir.path().join("glance-api-paste.ini").exists() {
+        dir.write("glance-api-paste.ini", PASTE);
+    }
+    let log = dir.path().join("glimpse.log");
+    let mut cmd = Command::new(bin());
+    cmd.arg("api").arg("--config-file").arg(&cfg).arg("--log-file").arg(&log);
+    cmd.args(extra_args);
+    cmd.env("HOME", dir.path()).current_dir(dir.path());
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let srv = Server { child, port, dir, log };
+    if wait {
+        wait_ready(&srv);
+    }
+    srv
+}
+
+pub fn wait_ready(srv: &Server) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end {
+        if let Ok(r) = request(srv.port, "GET", "/versions", &[], b"") {
+            if r.status == 200 {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("glimpse did not answer on port {}; log:\n{}", srv.port, srv.log_text());
+}
+
+/// Wait until `cond` holds, polling; false on timeout.
+pub fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Run the binary to completion; (exit code, stdout, stderr).
+pub fn run(args: &[&str], home: &Path) -> (Option<i32>, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .env("HOME", home)
+        .current_dir(home)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub status_line: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// One request on a fresh connection.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Resp> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut c = Conn { r: BufReader::new(s.try_clone()?), w: s };
+    c.send(method, path, headers, body)?;
+    c.read_response(method == "HEAD")
+}
+
+/// A keep-alive client connection.
+pub struct Conn {
+    pub r: BufReader<TcpStream>,
+    pub w: TcpStream,
+}
+
+impl Conn {
+    pub fn open(port: u16) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Conn { r: BufReader::new(s.try_clone()?), w: s })
+    }
+
+    pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<()> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        self.w.write_all(&bytes)
+    }
+
+    pub fn read_response(&mut self, head_only: bool) -> std::io::Result<Resp> {
+        let mut line = String::new();
+        if self.r.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+        }
+        let status_line = line.trim_end().to_string();
+        let status = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            self.r.read_line(&mut h)?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        let hmap: HashMap<String, String> =
+            headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        let mut body = Vec::new();
+        if !head_only && status != 204 && status != 304 && status >= 200 {
+            if hmap.get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+                loop {
+                    let mut sz = String::new();
+                    self.r.read_line(&mut sz)?;
+                    let n = usize::from_str_radix(sz.trim().split(';').next().unwrap_or("0"), 16)
+                        .map_err(std::io::Error::other)?;
+                    if n == 0 {
+                        let mut end = String::new();
+                        self.r.read_line(&mut end)?;
+                        break;
+                    }
+                    let mut chunk = vec![0; n + 2];
+                    self.r.read_exact(&mut chunk)?;
+                    body.extend_from_slice(&chunk[..n]);
+                }
+            } else if let Some(len) = hmap.get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+                body.resize(len, 0);
+                self.r.read_exact(&mut body)?;
+            } else {
+                self.r.read_to_end(&mut body)?;
+            }
+        }
+        Ok(Resp { status, status_line, headers, body })
+    }
+
+    pub fn request(&mut self, method: &str, path: &str) -> std::io::Result<Resp> {
+        self.send(method, path, &[], b"")?;
+        self.read_response(method == "HEAD")
+    }
+}
+
+/// The stock Glance 33 etc/ directory (glance-api.conf, glance-api-paste.ini),
+/// extracted from the PyPI wheel by scripts/test-env.sh; None (and a loud
+/// message) when absent.
+pub fn glance_etc() -> Option<PathBuf> {
+    let p = std::env::var_os("GLIMPSE_GLANCE_ETC").map(PathBuf::from).or_else(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/glance-etc");
+        root.exists().then_some(root)
+    });
+    match p {
+        Some(p) if p.join("glance-api.conf").exists() => Some(p),
+        _ => {
+            eprintln!(
+                "\n*** SKIPPING: the stock Glance 33 config files are absent. Run scripts/test.sh \
+                 (it extracts them from the glance==33.0.0 wheel) or set GLIMPSE_GLANCE_ETC. ***\n"
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Prepare what the tests need, cached under .cache/ between runs:
+#  - the stock Glance 33 config files (glance-api.conf, glance-api-paste.ini),
+#    extracted from the glance==33.0.0 wheel on PyPI (never committed).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cache="$root/.cache"
+mkdir -p "$cache/wheels"
+if [ ! -f "$cache/glance-etc/glance-api.conf" ]; then
+    echo "test-env: fetching glance==33.0.0 from PyPI for its stock config files"
+    python3 -m pip download --quiet --no-deps --dest "$cache/wheels" glance==33.0.0
+    rm -rf "$cache/glance-etc.tmp" && mkdir -p "$cache/glance-etc.tmp"
+    python3 - "$cache/wheels" "$cache/glance-etc.tmp" <<'PY'
+import glob, os, sys, zipfile
+wheel = sorted(glob.glob(os.path.join(sys.argv[1], "glance-33.0.0-*.whl")))[0]
+prefix = "glance-33.0.0.data/data/etc/glance/"
+with zipfile.ZipFile(wheel) as z:
+    for name in ("glance-api.conf", "glance-api-paste.ini"):
+        with open(os.path.join(sys.argv[2], name), "wb") as out:
+            out.write(z.read(prefix + name))
+PY
+    rm -rf "$cache/glance-etc" && mv "$cache/glance-etc.tmp" "$cache/glance-etc"
+fi
+echo "test-env: stock Glance 33 files in $cache/glance-etc"
