@@ -18,8 +18,7 @@ use glimpse_runtime::launcher::{self, Generation, LauncherSettings, ServiceSpec,
 use glimpse_runtime::logging::{self, LogSettings};
 use glimpse_runtime::paste;
 
-use crate::factories::{self, ApiState};
-use crate::versions::VersionSettings;
+use crate::factories;
 
 const LOG: &str = "glimpse.api";
 /// The built-in paste file, used only when no config file exists at all.
@@ -48,7 +47,7 @@ pub fn api_main(args: &[String]) -> i32 {
     let generation = match build_generation(&loaded) {
         Ok(g) => g,
         Err(e) => {
-            log::error!(target: LOG, "{}", e.message);
+            log::error!(target: LOG, "{}", e.message.trim_start_matches("ERROR: "));
             eprintln!("{}", e.message);
             return e.code;
         }
@@ -144,18 +143,25 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     }
     conf.register("paste_deploy", Opt::str("flavor").help("Partial name of a pipeline in the paste file (e.g. keystone)."))?;
     conf.register("paste_deploy", Opt::str("config_file").help("Name of the paste configuration file."))?;
-    glimpse_runtime::middleware::register_opts(conf)?;
+    glimpse_runtime::middleware::register_all_opts(conf)?;
+    glimpse_runtime::middleware::cors::set_glance_defaults(conf)?;
     Ok(())
 }
 
-/// Extra services' option names (nova's `<api>_listen` pattern).
+/// Extra services' option names (nova's `<api>_listen` pattern); dashes in
+/// a service name become underscores, as in every oslo option name.
 fn extra_api_options(name: &str) -> [Opt; 4] {
+    let name = option_prefix(name);
     [
         Opt::host_address(&format!("{name}_listen")).default("0.0.0.0").help("Address the service listens on."),
         Opt::port(&format!("{name}_listen_port")).help("Port the service listens on."),
         Opt::int(&format!("{name}_workers")).min(0).help("Worker processes for the service."),
         Opt::str(&format!("{name}_paste_app")).help("Paste app name for the service (default: its name)."),
     ]
+}
+
+fn option_prefix(api: &str) -> String {
+    api.replace('-', "_")
 }
 
 /// Parse the command line and files, validate everything. `Ok(None)` after
@@ -243,12 +249,7 @@ fn paste_source(l: &Loaded) -> Result<(PathBuf, Option<String>), Fatal> {
 pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
     let conf = &l.conf;
     let flavor = conf.get_str("paste_deploy", "flavor").map_err(Fatal::from)?;
-    let versions = Arc::new(VersionSettings {
-        public_endpoint: get_str(conf, "public_endpoint")?,
-        cache_enabled: get_str(conf, "image_cache_dir")?.is_some(),
-        multi_store: conf.get_dict("DEFAULT", "enabled_backends").map_err(Fatal::from)?.is_some_and(|d| !d.is_empty()),
-    });
-    let state: Arc<dyn std::any::Any + Send + Sync> = Arc::new(ApiState { conf: conf.clone(), versions });
+    let state: Arc<dyn std::any::Any + Send + Sync> = conf.clone();
     let registry = factories::registry();
     let (paste_path, paste_text) = paste_source(l)?;
     let server = server_config(conf)?;
@@ -279,12 +280,13 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
                 MAIN_API.to_string(),
             )
         } else {
+            let p = option_prefix(&api);
             (
-                get_str(conf, &format!("{api}_listen"))?.unwrap_or_else(|| "0.0.0.0".into()),
-                get_int(conf, &format!("{api}_listen_port"))?
-                    .ok_or_else(|| Fatal::new(format!("ERROR: {api}_listen_port must be set for the {api} service"), 5))?,
-                get_int(conf, &format!("{api}_workers"))?,
-                get_str(conf, &format!("{api}_paste_app"))?.unwrap_or_else(|| api.clone()),
+                get_str(conf, &format!("{p}_listen"))?.unwrap_or_else(|| "0.0.0.0".into()),
+                get_int(conf, &format!("{p}_listen_port"))?
+                    .ok_or_else(|| Fatal::new(format!("ERROR: {p}_listen_port must be set for the {api} service"), 5))?,
+                get_int(conf, &format!("{p}_workers"))?,
+                get_str(conf, &format!("{p}_paste_app"))?.unwrap_or_else(|| api.clone()),
             )
         };
         let handler = load_handler(&paste_path, paste_text.as_deref(), &app_name, flavor.as_deref(), &registry, state.clone())?;

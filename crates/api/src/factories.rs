@@ -14,16 +14,28 @@ use crate::context::UnauthenticatedContext;
 use crate::negotiation::VersionNegotiation;
 use crate::versions::{self, VersionSettings};
 
-/// What factories need from the service: the parsed configuration.
-pub struct ApiState {
-    pub conf: Arc<ConfigOpts>,
-    pub versions: Arc<VersionSettings>,
+/// The factories' state is the parsed configuration (`ConfigOpts`), which
+/// the runtime's middleware reads too.
+fn conf(ctx: &FactoryContext) -> Result<&ConfigOpts, glimpse_runtime::paste::PasteError> {
+    ctx.state::<ConfigOpts>()
+        .ok_or_else(|| ctx.error("the service configuration is missing from the factory state"))
 }
 
-fn state(ctx: &FactoryContext) -> Result<&ApiState, glimpse_runtime::paste::PasteError> {
-    ctx.state::<ApiState>().ok_or_else(|| {
-        glimpse_runtime::paste::PasteError::Factory("the image API state is missing".into())
+/// The versions-document settings from `[DEFAULT]`.
+pub fn version_settings(conf: &ConfigOpts) -> Result<VersionSettings, glimpse_config::ConfigError> {
+    Ok(VersionSettings {
+        public_endpoint: conf.get_str("DEFAULT", "public_endpoint")?,
+        cache_enabled: conf.get_str("DEFAULT", "image_cache_dir")?.is_some(),
+        multi_store: conf
+            .get_dict("DEFAULT", "enabled_backends")?
+            .is_some_and(|d| !d.is_empty()),
     })
+}
+
+fn versions_of(ctx: &FactoryContext) -> Result<Arc<VersionSettings>, glimpse_runtime::paste::PasteError> {
+    version_settings(conf(ctx)?)
+        .map(Arc::new)
+        .map_err(|e| ctx.error(e.to_string()))
 }
 
 /// The v2 API router (`glance.api.v2.router:API.factory`). Image routes
@@ -38,7 +50,7 @@ pub fn registry() -> FactoryRegistry {
     glimpse_runtime::middleware::register_all(&mut reg);
 
     reg.register_app("glance.api.versions:create_resource", |ctx, _local| {
-        let settings = state(ctx)?.versions.clone();
+        let settings = versions_of(ctx)?;
         Ok(glimpse_http::handler_fn(move |req: Request| {
             let r = versions::response(&settings, &req, false);
             async move { r }
@@ -48,7 +60,7 @@ pub fn registry() -> FactoryRegistry {
     reg.register_filter(
         "glance.api.middleware.version_negotiation:VersionNegotiationFilter.factory",
         |ctx, _local| {
-            let settings = state(ctx)?.versions.clone();
+            let settings = versions_of(ctx)?;
             let f: Filter = Arc::new(move |app| VersionNegotiation::wrap(settings.clone(), app));
             Ok(f)
         },
@@ -83,12 +95,12 @@ impl DelaySettings {
     fn from_local(local: &LocalConf) -> Result<Self, glimpse_runtime::paste::PasteError> {
         let secs = local.get("seconds").unwrap_or("1");
         let secs: f64 = secs.parse().map_err(|_| {
-            glimpse_runtime::paste::PasteError::Factory(format!(
+            glimpse_runtime::paste::PasteError::Config(format!(
                 "DelayFilter: seconds must be a number, not {secs:?}"
             ))
         })?;
         if !(0.0..=3600.0).contains(&secs) {
-            return Err(glimpse_runtime::paste::PasteError::Factory(
+            return Err(glimpse_runtime::paste::PasteError::Config(
                 "DelayFilter: seconds must be between 0 and 3600".into(),
             ));
         }

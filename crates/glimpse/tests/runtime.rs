@@ -282,9 +282,9 @@ fn several_services_with_their_own_sockets_and_worker_counts() {
         port,
         2,
         &format!(
-            "enabled_apis = glance-api, glance-internal\nglance-internal_listen = 127.0.0.1\n\
-             glance-internal_listen_port = {port2}\nglance-internal_workers = 1\n\
-             glance-internal_paste_app = glance-api"
+            "enabled_apis = glance-api, glance-internal\nglance_internal_listen = 127.0.0.1\n\
+             glance_internal_listen_port = {port2}\nglance_internal_workers = 1\n\
+             glance_internal_paste_app = glance-api"
         ),
         "",
     );

@@ -17,6 +17,8 @@ pub mod ext;
 pub mod fault;
 pub mod handler;
 pub mod server;
+pub mod socket;
+pub mod tls;
 
 pub use body::Body;
 pub use handler::{BoxFuture, Handler, SharedHandler, handler_fn};

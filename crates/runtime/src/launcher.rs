@@ -512,19 +512,22 @@ impl Master {
         listeners.retain(|k, _| used.contains(k));
         self.listeners = listeners;
         let old = std::mem::replace(&mut self.current, new);
-        self.spawn_missing();
+        let old_id = old.id;
         let deadline = old.settings.graceful_shutdown_timeout.map(|t| Instant::now() + t);
-        let mut n = 0;
-        for s in &old.services {
-            for slot in &s.slots {
-                if let Some(pid) = slot.pid {
-                    self.draining.insert(pid, Draining { deadline });
-                    let _ = kill(pid, Signal::SIGTERM);
-                    n += 1;
-                }
-            }
+        let old_pids: Vec<Pid> = old
+            .services
+            .iter()
+            .flat_map(|s| s.slots.iter().filter_map(|sl| sl.pid))
+            .collect();
+        // Release the old generation's sockets before forking, or the new
+        // workers would inherit (and keep open) an abandoned address.
+        drop(old);
+        self.spawn_missing();
+        for pid in &old_pids {
+            self.draining.insert(*pid, Draining { deadline });
+            let _ = kill(*pid, Signal::SIGTERM);
         }
-        log::info!(target: LOG, "Started generation {}; draining {n} workers of generation {}", self.current.id, old.id);
+        log::info!(target: LOG, "Started generation {}; draining {} workers of generation {old_id}", self.current.id, old_pids.len());
         sd_notify("READY=1");
     }
 }

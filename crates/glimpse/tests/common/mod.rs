@@ -27,10 +27,12 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let p = std::env::temp_dir().join(format!(
-            "glimpse-test-{tag}-{}-{}",
+            "glimpse-test-{tag}-{}-{n}-{:x}",
             std::process::id(),
-            Instant::now().elapsed().as_nanos() ^ rand_u64()
+            rand_u64()
         ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -255,7 +257,7 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Resp> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    let s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut c = Conn { r: BufReader::new(s.try_clone()?), w: s };
     c.send(method, path, headers, body)?;

@@ -1,1 +1,0 @@
-//! The built-in HTTP/1.1 server (being written).
