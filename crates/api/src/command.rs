@@ -81,6 +81,14 @@ pub fn api_main(args: &[String]) -> i32 {
     }
 }
 
+/// `glimpse sample-config`: every option `glimpse api` reads, in
+/// oslo-config-generator's sample format.
+pub fn sample_config() -> Result<String, ConfigError> {
+    let mut conf = ConfigOpts::new("glance", "glance-api", env!("CARGO_PKG_VERSION"));
+    register_options(&mut conf)?;
+    Ok(conf.sample())
+}
+
 /// A start-up failure: what to print on stderr and the exit code.
 #[derive(Debug)]
 pub struct Fatal {

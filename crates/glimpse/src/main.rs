@@ -6,7 +6,8 @@ use std::path::Path;
 const USAGE: &str = "usage: glimpse <command> [options]
 
 commands:
-  api        run the Image API service (the drop-in for glance-api)
+  api            run the Image API service (the drop-in for glance-api)
+  sample-config  print every option with its default, as a commented glance-api.conf
 
 Run `glimpse <command> --help` for a command's options.";
 
@@ -24,6 +25,16 @@ fn main() {
     }
     let code = match args.get(1).map(String::as_str) {
         Some("api") => glimpse_api::command::api_main(&args[2..]),
+        Some("sample-config") => match glimpse_api::command::sample_config() {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                e.exit_code()
+            }
+        },
         Some("--version") | Some("version") => {
             println!("glimpse {}", env!("CARGO_PKG_VERSION"));
             0

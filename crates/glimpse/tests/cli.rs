@@ -174,3 +174,15 @@ fn embedded_defaults_without_any_config_file() {
     assert!(err.contains("authentication is OFF"), "{err}");
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn configuration_reference_matches_the_binary() {
+    let dir = TempDir::new("sample");
+    let (code, out, err) = run(&["sample-config"], dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
+    assert!(
+        doc.contains(&format!("```ini\n{out}```")),
+        "docs/configuration.md is stale: regenerate it with `glimpse sample-config`"
+    );
+}

@@ -293,3 +293,112 @@ fn several_services_with_their_own_sockets_and_worker_counts() {
     assert_eq!(request(port2, "GET", "/versions", &[], b"").unwrap().status, 200);
     assert_eq!(srv.get("/versions").status, 200);
 }
+
+fn tls_data(name: &str) -> String {
+    format!("{}/../http/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn serves_https_with_cert_and_key() {
+    let port = free_port();
+    let conf = base_conf(
+        port,
+        1,
+        &format!("cert_file = {}\nkey_file = {}", tls_data("server.pem"), tls_data("server.key")),
+        "",
+    );
+    let srv = start_with(&conf, &[], false);
+    let url = format!("https://127.0.0.1:{port}/versions");
+    let ok = wait_until(Duration::from_secs(20), || {
+        std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(tls_data("ca.pem"))
+            .arg(&url)
+            .output()
+            .is_ok_and(|o| o.stdout == b"200")
+    });
+    assert!(ok, "no HTTPS answer; log:\n{}", srv.log_text());
+    // Plain HTTP on the TLS port is not served.
+    assert!(request(port, "GET", "/versions", &[], b"").map(|r| r.status != 200).unwrap_or(true));
+}
+
+#[test]
+fn cert_without_key_is_refused() {
+    let dir = TempDir::new("tlsbad");
+    dir.write("glance-api-paste.ini", PASTE);
+    let cfg = dir.write(
+        "glance-api.conf",
+        &format!("[DEFAULT]\nbind_port = {}\ncert_file = {}\n", free_port(), tls_data("server.pem")),
+    );
+    let (code, _, err) = run(&["api", "--config-file", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("both a cert_file and key_file"), "{err}");
+}
+
+#[test]
+fn notifies_systemd_when_ready() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = TempDir::new("notify");
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let port = free_port();
+    dir.write("glance-api-paste.ini", PASTE);
+    let cfg = dir.write("glance-api.conf", &base_conf(port, 1, "", ""));
+    let mut child = std::process::Command::new(bin())
+        .args(["api", "--config-file", cfg.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).unwrap_or(0);
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let pid = child.id() as i32;
+    let workers = children_of(pid);
+    signal(pid, "TERM");
+    let _ = child.wait();
+    for w in workers {
+        signal(w, "KILL");
+    }
+    assert!(msg.contains("READY=1"), "{msg:?}");
+    assert!(msg.contains(&format!("MAINPID={pid}")), "{msg:?}");
+}
+
+#[test]
+fn config_dir_env_override_and_oslo_log_lines() {
+    let dir = TempDir::new("confdir");
+    let port = free_port();
+    dir.write("glance-api-paste.ini", PASTE);
+    // workers comes from the conf.d file (later wins), bind_port from the env.
+    let cfg = dir.write("glance-api.conf", "[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = 1\nworkers = 3\n");
+    let confd = dir.path().join("conf.d");
+    std::fs::create_dir_all(&confd).unwrap();
+    std::fs::write(confd.join("10-workers.conf"), "[DEFAULT]\nworkers = 2\n").unwrap();
+    std::fs::write(confd.join("ignored.txt"), "[DEFAULT]\nworkers = 7\n").unwrap();
+    let log = dir.path().join("api.log");
+    let child = std::process::Command::new(bin())
+        .args(["api", "--config-file", cfg.to_str().unwrap(), "--config-dir", confd.to_str().unwrap()])
+        .arg("--log-file")
+        .arg(&log)
+        .env("OS_DEFAULT__BIND_PORT", port.to_string())
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let srv = Server { child, port, dir, log };
+    wait_ready(&srv);
+    assert!(wait_until(Duration::from_secs(5), || srv.workers().len() == 2), "{:?}", srv.workers());
+    let text = srv.log_text();
+    let line = text.lines().find(|l| l.contains("Started child")).unwrap();
+    // 2026-11-21 14:10:01.642 12667 INFO glimpse.launcher [-] Started child ...
+    let f: Vec<&str> = line.splitn(6, ' ').collect();
+    assert_eq!(f[0].len(), 10, "{line}");
+    assert_eq!(f[1].len(), 12, "{line}");
+    assert_eq!(f[2], srv.pid().to_string(), "{line}");
+    assert_eq!(f[3], "INFO", "{line}");
+    assert!(f[5].starts_with("[-] Started child"), "{line}");
+}

@@ -115,7 +115,11 @@ impl Drop for Server {
 }
 
 pub fn signal(pid: i32, sig: &str) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .stderr(Stdio::null())
+        .status();
 }
 
 pub fn children_of(pid: i32) -> Vec<i32> {
