@@ -98,13 +98,19 @@ pub struct Fatal {
 
 impl Fatal {
     fn new(message: impl Into<String>, code: i32) -> Self {
-        Fatal { message: message.into(), code }
+        Fatal {
+            message: message.into(),
+            code,
+        }
     }
 }
 
 impl From<ConfigError> for Fatal {
     fn from(e: ConfigError) -> Self {
-        Fatal { message: e.to_string(), code: e.exit_code() }
+        Fatal {
+            message: e.to_string(),
+            code: e.exit_code(),
+        }
     }
 }
 
@@ -149,8 +155,14 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     for o in opts {
         conf.register(d, o)?;
     }
-    conf.register("paste_deploy", Opt::str("flavor").help("Partial name of a pipeline in the paste file (e.g. keystone)."))?;
-    conf.register("paste_deploy", Opt::str("config_file").help("Name of the paste configuration file."))?;
+    conf.register(
+        "paste_deploy",
+        Opt::str("flavor").help("Partial name of a pipeline in the paste file (e.g. keystone)."),
+    )?;
+    conf.register(
+        "paste_deploy",
+        Opt::str("config_file").help("Name of the paste configuration file."),
+    )?;
     glimpse_runtime::middleware::register_all_opts(conf)?;
     glimpse_runtime::middleware::cors::set_glance_defaults(conf)?;
     Ok(())
@@ -161,10 +173,15 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
 fn extra_api_options(name: &str) -> [Opt; 4] {
     let name = option_prefix(name);
     [
-        Opt::host_address(&format!("{name}_listen")).default("0.0.0.0").help("Address the service listens on."),
+        Opt::host_address(&format!("{name}_listen"))
+            .default("0.0.0.0")
+            .help("Address the service listens on."),
         Opt::port(&format!("{name}_listen_port")).help("Port the service listens on."),
-        Opt::int(&format!("{name}_workers")).min(0).help("Worker processes for the service."),
-        Opt::str(&format!("{name}_paste_app")).help("Paste app name for the service (default: its name)."),
+        Opt::int(&format!("{name}_workers"))
+            .min(0)
+            .help("Worker processes for the service."),
+        Opt::str(&format!("{name}_paste_app"))
+            .help("Paste app name for the service (default: its name)."),
     ]
 }
 
@@ -187,11 +204,16 @@ pub fn load(args: &[String]) -> Result<Option<Loaded>, Fatal> {
     }
     let embedded = conf.config_files().is_empty() && conf.config_dirs().is_empty();
     if embedded {
-        conf.set_default("DEFAULT", "bind_host", "127.0.0.1").map_err(cli_error)?;
-        conf.set_default("DEFAULT", "use_stderr", "true").map_err(cli_error)?;
+        conf.set_default("DEFAULT", "bind_host", "127.0.0.1")
+            .map_err(cli_error)?;
+        conf.set_default("DEFAULT", "use_stderr", "true")
+            .map_err(cli_error)?;
     }
     // Extra services' options can only be registered once enabled_apis is known.
-    let apis = conf.get_list("DEFAULT", "enabled_apis").map_err(cli_error)?.unwrap_or_default();
+    let apis = conf
+        .get_list("DEFAULT", "enabled_apis")
+        .map_err(cli_error)?
+        .unwrap_or_default();
     for api in apis.iter().filter(|a| a.as_str() != MAIN_API) {
         for o in extra_api_options(api) {
             conf.register("DEFAULT", o).map_err(cli_error)?;
@@ -207,7 +229,10 @@ pub fn load(args: &[String]) -> Result<Option<Loaded>, Fatal> {
             return Err(cli_error(first));
         }
     }
-    Ok(Some(Loaded { conf: Arc::new(conf), embedded }))
+    Ok(Some(Loaded {
+        conf: Arc::new(conf),
+        embedded,
+    }))
 }
 
 /// Map a configuration error to Glance's output: argparse errors as they
@@ -224,10 +249,19 @@ fn cli_error(e: ConfigError) -> Fatal {
 
 fn log_settings(conf: &ConfigOpts) -> LogSettings {
     LogSettings::from_options(
-        conf.get_bool("DEFAULT", "debug").ok().flatten().unwrap_or(false),
-        conf.get_str("DEFAULT", "log_file").ok().flatten().as_deref(),
+        conf.get_bool("DEFAULT", "debug")
+            .ok()
+            .flatten()
+            .unwrap_or(false),
+        conf.get_str("DEFAULT", "log_file")
+            .ok()
+            .flatten()
+            .as_deref(),
         conf.get_str("DEFAULT", "log_dir").ok().flatten().as_deref(),
-        conf.get_bool("DEFAULT", "use_stderr").ok().flatten().unwrap_or(false),
+        conf.get_bool("DEFAULT", "use_stderr")
+            .ok()
+            .flatten()
+            .unwrap_or(false),
         "glance-api",
     )
 }
@@ -242,13 +276,24 @@ fn get_str(conf: &ConfigOpts, name: &str) -> Result<Option<String>, Fatal> {
 
 /// Where the paste file is, and its text.
 fn paste_source(l: &Loaded) -> Result<(PathBuf, Option<String>), Fatal> {
-    let explicit = l.conf.get_str("paste_deploy", "config_file").map_err(Fatal::from)?;
+    let explicit = l
+        .conf
+        .get_str("paste_deploy", "config_file")
+        .map_err(Fatal::from)?;
     if l.embedded && explicit.is_none() {
-        return Ok((PathBuf::from("<built-in glimpse-api-paste.ini>"), Some(EMBEDDED_PASTE.to_string())));
+        return Ok((
+            PathBuf::from("<built-in glimpse-api-paste.ini>"),
+            Some(EMBEDDED_PASTE.to_string()),
+        ));
     }
     let files = l.conf.config_files();
-    let path = paste::locate_paste_file(explicit.as_deref(), &files, |n| l.conf.find_file(n), "glance-api")
-        .map_err(|e| Fatal::new(format!("ERROR: {e}"), e.exit_code()))?;
+    let path = paste::locate_paste_file(
+        explicit.as_deref(),
+        &files,
+        |n| l.conf.find_file(n),
+        "glance-api",
+    )
+    .map_err(|e| Fatal::new(format!("ERROR: {e}"), e.exit_code()))?;
     Ok((path, None))
 }
 
@@ -256,7 +301,9 @@ fn paste_source(l: &Loaded) -> Result<(PathBuf, Option<String>), Fatal> {
 /// building them here, in the master), sockets to bind, server settings.
 pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
     let conf = &l.conf;
-    let flavor = conf.get_str("paste_deploy", "flavor").map_err(Fatal::from)?;
+    let flavor = conf
+        .get_str("paste_deploy", "flavor")
+        .map_err(Fatal::from)?;
     let state: Arc<dyn std::any::Any + Send + Sync> = conf.clone();
     let registry = factories::registry();
     let (paste_path, paste_text) = paste_source(l)?;
@@ -272,12 +319,21 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
     let retry = Duration::from_secs(get_int(conf, "bind_retry_timeout")?.unwrap_or(30) as u64);
     let backlog = get_int(conf, "backlog")?.unwrap_or(4096) as i32;
     let keepidle = get_int(conf, "tcp_keepidle")?.unwrap_or(600) as u32;
-    let default_workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    let default_workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
 
     let mut services = Vec::new();
-    let apis = conf.get_list("DEFAULT", "enabled_apis").map_err(Fatal::from)?.unwrap_or_default();
+    let apis = conf
+        .get_list("DEFAULT", "enabled_apis")
+        .map_err(Fatal::from)?
+        .unwrap_or_default();
     if apis.is_empty() {
-        return Err(Fatal::new("ERROR: No APIs were started. Check the enabled_apis config option.", 1));
+        return Err(Fatal::new(
+            "ERROR: No APIs were started. Check the enabled_apis config option.",
+            1,
+        ));
     }
     for api in apis {
         let (host, port, workers, app_name) = if api == MAIN_API {
@@ -291,13 +347,24 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
             let p = option_prefix(&api);
             (
                 get_str(conf, &format!("{p}_listen"))?.unwrap_or_else(|| "0.0.0.0".into()),
-                get_int(conf, &format!("{p}_listen_port"))?
-                    .ok_or_else(|| Fatal::new(format!("ERROR: {p}_listen_port must be set for the {api} service"), 5))?,
+                get_int(conf, &format!("{p}_listen_port"))?.ok_or_else(|| {
+                    Fatal::new(
+                        format!("ERROR: {p}_listen_port must be set for the {api} service"),
+                        5,
+                    )
+                })?,
                 get_int(conf, &format!("{p}_workers"))?,
                 get_str(conf, &format!("{p}_paste_app"))?.unwrap_or_else(|| api.clone()),
             )
         };
-        let handler = load_handler(&paste_path, paste_text.as_deref(), &app_name, flavor.as_deref(), &registry, state.clone())?;
+        let handler = load_handler(
+            &paste_path,
+            paste_text.as_deref(),
+            &app_name,
+            flavor.as_deref(),
+            &registry,
+            state.clone(),
+        )?;
         warn_if_noauth(&api, flavor.as_deref());
         let workers = workers.map(|w| w as usize).unwrap_or(default_workers);
         services.push(ServiceSpec {
@@ -342,21 +409,17 @@ fn warn_if_noauth(api: &str, flavor: Option<&str>) {
 }
 
 fn server_config(conf: &ConfigOpts) -> Result<ServerConfig, Fatal> {
-    let mut cfg = ServerConfig::default();
-    cfg.max_header_line = get_int(conf, "max_header_line")?.unwrap_or(16384) as usize;
-    cfg.http_keepalive = conf.get_bool("DEFAULT", "http_keepalive").map_err(Fatal::from)?.unwrap_or(true);
-    cfg.client_socket_timeout = match get_int(conf, "client_socket_timeout")? {
-        Some(0) => None,
-        Some(n) => Some(Duration::from_secs(n as u64)),
-        None => Some(Duration::from_secs(900)),
-    };
     let cert = get_str(conf, "cert_file")?;
     let key = get_str(conf, "key_file")?;
     let ca = get_str(conf, "ca_file")?;
-    cfg.tls = match (cert, key) {
+    let tls = match (cert, key) {
         (Some(c), Some(k)) => Some(
-            glimpse_http::tls::load_server_config(Path::new(&c), Path::new(&k), ca.as_deref().map(Path::new))
-                .map_err(|e| Fatal::new(format!("ERROR: {e}"), 1))?,
+            glimpse_http::tls::load_server_config(
+                Path::new(&c),
+                Path::new(&k),
+                ca.as_deref().map(Path::new),
+            )
+            .map_err(|e| Fatal::new(format!("ERROR: {e}"), 1))?,
         ),
         (None, None) => None,
         _ => {
@@ -366,7 +429,20 @@ fn server_config(conf: &ConfigOpts) -> Result<ServerConfig, Fatal> {
             ));
         }
     };
-    Ok(cfg)
+    Ok(ServerConfig {
+        max_header_line: get_int(conf, "max_header_line")?.unwrap_or(16384) as usize,
+        http_keepalive: conf
+            .get_bool("DEFAULT", "http_keepalive")
+            .map_err(Fatal::from)?
+            .unwrap_or(true),
+        client_socket_timeout: match get_int(conf, "client_socket_timeout")? {
+            Some(0) => None,
+            Some(n) => Some(Duration::from_secs(n as u64)),
+            None => Some(Duration::from_secs(900)),
+        },
+        tls,
+        ..ServerConfig::default()
+    })
 }
 
 /// The worker body of an HTTP service: serve until told to drain.

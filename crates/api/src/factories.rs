@@ -32,7 +32,9 @@ pub fn version_settings(conf: &ConfigOpts) -> Result<VersionSettings, glimpse_co
     })
 }
 
-fn versions_of(ctx: &FactoryContext) -> Result<Arc<VersionSettings>, glimpse_runtime::paste::PasteError> {
+fn versions_of(
+    ctx: &FactoryContext,
+) -> Result<Arc<VersionSettings>, glimpse_runtime::paste::PasteError> {
     version_settings(conf(ctx)?)
         .map(Arc::new)
         .map_err(|e| ctx.error(e.to_string()))
@@ -56,7 +58,9 @@ pub fn registry() -> FactoryRegistry {
             async move { r }
         }))
     });
-    reg.register_app("glance.api.v2.router:API.factory", |_ctx, _local| Ok(v2_router()));
+    reg.register_app("glance.api.v2.router:API.factory", |_ctx, _local| {
+        Ok(v2_router())
+    });
     reg.register_filter(
         "glance.api.middleware.version_negotiation:VersionNegotiationFilter.factory",
         |ctx, _local| {
@@ -75,7 +79,10 @@ pub fn registry() -> FactoryRegistry {
     reg.register_filter("glimpse.testing:DelayFilter.factory", |_ctx, local| {
         let d = DelaySettings::from_local(local)?;
         let f: Filter = Arc::new(move |app| -> SharedHandler {
-            Arc::new(DelayFilter { settings: d.clone(), app })
+            Arc::new(DelayFilter {
+                settings: d.clone(),
+                app,
+            })
         });
         Ok(f)
     });

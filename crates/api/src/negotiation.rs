@@ -112,10 +112,19 @@ mod tests {
         assert_eq!(decide(&s, "", None), Decision::Choices);
         assert_eq!(decide(&s, "/v3/images", None), Decision::Choices);
         assert_eq!(decide(&s, "/v1/images", None), Decision::Choices);
-        assert_eq!(decide(&s, "/v2/images", None), Decision::Rewrite("/v2/images".into()));
-        assert_eq!(decide(&s, "/v2.1/images", None), Decision::Rewrite("/v2/images".into()));
+        assert_eq!(
+            decide(&s, "/v2/images", None),
+            Decision::Rewrite("/v2/images".into())
+        );
+        assert_eq!(
+            decide(&s, "/v2.1/images", None),
+            Decision::Rewrite("/v2/images".into())
+        );
         assert_eq!(decide(&s, "/v2", None), Decision::Rewrite("/v2".into()));
-        assert_eq!(decide(&s, "//v2/x", None), Decision::Rewrite("/v2/x".into()));
+        assert_eq!(
+            decide(&s, "//v2/x", None),
+            Decision::Rewrite("/v2/x".into())
+        );
         assert_eq!(decide(&s, "/v2.18/images", None), Decision::Choices);
         assert_eq!(
             decide(&s, "/images", Some("application/vnd.openstack.images-v2")),

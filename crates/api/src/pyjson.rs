@@ -23,7 +23,11 @@ impl Formatter for PyFormatter {
     fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
         w.write_all(b": ")
     }
-    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         if !self.ascii || fragment.is_ascii() {
             return w.write_all(fragment.as_bytes());
         }
@@ -39,7 +43,11 @@ impl Formatter for PyFormatter {
         }
         Ok(())
     }
-    fn write_char_escape<W: ?Sized + Write>(&mut self, w: &mut W, esc: CharEscape) -> io::Result<()> {
+    fn write_char_escape<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        esc: CharEscape,
+    ) -> io::Result<()> {
         // Same escapes as Python; spelled out so the hex case matches (\u001f).
         let s: &[u8] = match esc {
             CharEscape::Quote => b"\\\"",
@@ -75,7 +83,10 @@ mod tests {
     #[test]
     fn python_separators() {
         let v = json!({"a": [1, 2], "b": {"c": null, "d": "x"}});
-        assert_eq!(to_vec(&v, true), br#"{"a": [1, 2], "b": {"c": null, "d": "x"}}"#);
+        assert_eq!(
+            to_vec(&v, true),
+            br#"{"a": [1, 2], "b": {"c": null, "d": "x"}}"#
+        );
     }
 
     #[test]

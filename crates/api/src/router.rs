@@ -41,10 +41,12 @@ pub struct Router {
 fn parse_template(t: &str) -> Vec<Segment> {
     t.split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => Segment::Param(name.to_string()),
-            None => Segment::Literal(s.to_string()),
-        })
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => Segment::Param(name.to_string()),
+                None => Segment::Literal(s.to_string()),
+            },
+        )
         .collect()
 }
 
@@ -60,10 +62,17 @@ impl Router {
         F: Fn(Request, Params) -> BoxFuture<Response> + Send + Sync + 'static,
     {
         let f: RouteFn = Arc::new(f);
-        if let Some(r) = self.routes.iter_mut().find(|r| same_shape(&r.segments, template)) {
+        if let Some(r) = self
+            .routes
+            .iter_mut()
+            .find(|r| same_shape(&r.segments, template))
+        {
             r.methods.push((method, f));
         } else {
-            self.routes.push(Route { segments: parse_template(template), methods: vec![(method, f)] });
+            self.routes.push(Route {
+                segments: parse_template(template),
+                methods: vec![(method, f)],
+            });
         }
         self
     }
@@ -100,8 +109,14 @@ fn same_shape(segs: &[Segment], template: &str) -> bool {
         })
 }
 
-const KNOWN_METHODS: [Method; 6] =
-    [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::DELETE, Method::PATCH];
+const KNOWN_METHODS: [Method; 6] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+];
 
 impl Handler for Router {
     fn call(&self, req: Request) -> BoxFuture<Response> {

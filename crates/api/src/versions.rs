@@ -99,7 +99,10 @@ mod tests {
     use super::*;
 
     fn ids(s: &VersionSettings) -> Vec<String> {
-        version_list(s).iter().map(|(v, st)| format!("{v}:{st}")).collect()
+        version_list(s)
+            .iter()
+            .map(|(v, st)| format!("{v}:{st}"))
+            .collect()
     }
 
     #[test]
@@ -114,7 +117,11 @@ mod tests {
 
     #[test]
     fn cache_and_multistore() {
-        let s = VersionSettings { cache_enabled: true, multi_store: true, public_endpoint: None };
+        let s = VersionSettings {
+            cache_enabled: true,
+            multi_store: true,
+            public_endpoint: None,
+        };
         let v = ids(&s);
         assert_eq!(v[0], "2.18:CURRENT");
         assert_eq!(v[5], "2.13:SUPPORTED");

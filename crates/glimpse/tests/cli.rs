@@ -22,19 +22,54 @@ fn run_api(dir: &TempDir, conf: &str, extra: &[&str]) -> (Option<i32>, String, S
 #[test]
 fn bad_option_values_exit_5_naming_option_file_and_reason() {
     let cases = [
-        ("workers = abc", "workers", "invalid literal for int() with base 10: 'abc'"),
-        ("workers = -1", "workers", "Should be greater than or equal to 0"),
-        ("bind_port = 70000", "bind_port", "Should be less than or equal to 65535"),
-        ("backlog = 0", "backlog", "Should be greater than or equal to 1"),
-        ("tcp_keepidle = 0", "tcp_keepidle", "Should be greater than or equal to 1"),
-        ("bind_host = not_an_ip!", "bind_host", "not_an_ip! is not a valid host address"),
-        ("http_keepalive = maybe", "http_keepalive", "Unexpected boolean value 'maybe'"),
+        (
+            "workers = abc",
+            "workers",
+            "invalid literal for int() with base 10: 'abc'",
+        ),
+        (
+            "workers = -1",
+            "workers",
+            "Should be greater than or equal to 0",
+        ),
+        (
+            "bind_port = 70000",
+            "bind_port",
+            "Should be less than or equal to 65535",
+        ),
+        (
+            "backlog = 0",
+            "backlog",
+            "Should be greater than or equal to 1",
+        ),
+        (
+            "tcp_keepidle = 0",
+            "tcp_keepidle",
+            "Should be greater than or equal to 1",
+        ),
+        (
+            "bind_host = not_an_ip!",
+            "bind_host",
+            "not_an_ip! is not a valid host address",
+        ),
+        (
+            "http_keepalive = maybe",
+            "http_keepalive",
+            "Unexpected boolean value 'maybe'",
+        ),
     ];
     for (line, opt, reason) in cases {
         let dir = TempDir::new("bad");
-        let (code, _, err) = run_api(&dir, &format!("[DEFAULT]\nbind_port = {}\n{line}\n", free_port()), &[]);
+        let (code, _, err) = run_api(
+            &dir,
+            &format!("[DEFAULT]\nbind_port = {}\n{line}\n", free_port()),
+            &[],
+        );
         assert_eq!(code, Some(5), "{line}: {err}");
-        assert!(err.contains(&format!("Value for option {opt} from LocationInfo")), "{line}: {err}");
+        assert!(
+            err.contains(&format!("Value for option {opt} from LocationInfo")),
+            "{line}: {err}"
+        );
         assert!(err.contains("glance-api.conf"), "{line}: {err}");
         assert!(err.contains(reason), "{line}: {err}");
         assert!(err.starts_with("ERROR: "), "{err}");
@@ -46,7 +81,10 @@ fn cli_option_with_bad_value_in_file_exits_1() {
     let dir = TempDir::new("dbg");
     let (code, _, err) = run_api(&dir, "[DEFAULT]\ndebug = maybe\n", &[]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("argument --debug: Invalid Boolean value: maybe"), "{err}");
+    assert!(
+        err.contains("argument --debug: Invalid Boolean value: maybe"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -54,7 +92,10 @@ fn unknown_cli_flag_exits_2() {
     let dir = TempDir::new("flag");
     let (code, _, err) = run(&["api", "--bogus"], dir.path());
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("error: unrecognized arguments: --bogus"), "{err}");
+    assert!(
+        err.contains("error: unrecognized arguments: --bogus"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -62,7 +103,10 @@ fn missing_config_file_exits_99() {
     let dir = TempDir::new("nofile");
     let (code, _, err) = run(&["api", "--config-file", "/nonexistent/x.conf"], dir.path());
     assert_eq!(code, Some(99), "{err}");
-    assert!(err.contains("Failed to find some config files: /nonexistent/x.conf"), "{err}");
+    assert!(
+        err.contains("Failed to find some config files: /nonexistent/x.conf"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -71,7 +115,10 @@ fn missing_paste_file_exits_1() {
     let cfg = dir.write("glance-api.conf", "[DEFAULT]\n");
     let (code, _, err) = run(&["api", "--config-file", cfg.to_str().unwrap()], dir.path());
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("Unable to locate paste config file for glance-api."), "{err}");
+    assert!(
+        err.contains("Unable to locate paste config file for glance-api."),
+        "{err}"
+    );
 }
 
 #[test]
@@ -83,16 +130,25 @@ fn unknown_flavor_and_unknown_factory_exit_1() {
     dir.write("glance-api-paste.ini", PASTE);
     let (code, _, err) = run_api(&dir, "[paste_deploy]\nflavor = bogus\n", &[]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("Unable to load glance-api-bogus from configuration file"), "{err}");
+    assert!(
+        err.contains("Unable to load glance-api-bogus from configuration file"),
+        "{err}"
+    );
 
     let dir = TempDir::new("factory");
     dir.write(
         "glance-api-paste.ini",
-        &PASTE.replace("glance.api.versions:create_resource", "glance.api.nosuch:factory"),
+        &PASTE.replace(
+            "glance.api.versions:create_resource",
+            "glance.api.nosuch:factory",
+        ),
     );
     let (code, _, err) = run_api(&dir, "[DEFAULT]\n", &[]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("apiversions") && err.contains("glance.api.nosuch:factory"), "{err}");
+    assert!(
+        err.contains("apiversions") && err.contains("glance.api.nosuch:factory"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,7 +164,9 @@ fn port_in_use_exits_1_after_retrying() {
     );
     assert_eq!(code, Some(1), "{err}");
     assert!(
-        err.contains(&format!("Could not bind to 127.0.0.1:{port} after trying for 2 seconds")),
+        err.contains(&format!(
+            "Could not bind to 127.0.0.1:{port} after trying for 2 seconds"
+        )),
         "{err}"
     );
     assert!(t.elapsed() >= Duration::from_secs(2));
@@ -122,14 +180,21 @@ fn version_and_help() {
     assert_eq!(out.trim(), env!("CARGO_PKG_VERSION"));
     let (code, out, _) = run(&["api", "--help"], dir.path());
     assert_eq!(code, Some(0));
-    assert!(out.contains("--config-file") && out.contains("--config-dir"), "{out}");
+    assert!(
+        out.contains("--config-file") && out.contains("--config-dir"),
+        "{out}"
+    );
 }
 
 #[test]
 fn stock_glance_33_files_load() {
     let Some(etc) = glance_etc() else { return };
     let dir = TempDir::new("stock");
-    std::fs::copy(etc.join("glance-api-paste.ini"), dir.path().join("glance-api-paste.ini")).unwrap();
+    std::fs::copy(
+        etc.join("glance-api-paste.ini"),
+        dir.path().join("glance-api-paste.ini"),
+    )
+    .unwrap();
     let conf = std::fs::read_to_string(etc.join("glance-api.conf")).unwrap();
     // The stock file sets nothing (every option is commented out); add only
     // where to listen.
@@ -180,7 +245,11 @@ fn configuration_reference_matches_the_binary() {
     let dir = TempDir::new("sample");
     let (code, out, err) = run(&["sample-config"], dir.path());
     assert_eq!(code, Some(0), "{err}");
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
     assert!(
         doc.contains(&format!("```ini\n{out}```")),
         "docs/configuration.md is stale: regenerate it with `glimpse sample-config`"

@@ -77,7 +77,11 @@ fn crash_loop_is_rate_limited() {
     }
     // Back-off doubles from 1 s, so 4 s allow only a handful of forks.
     assert!(kills <= 6, "fork storm: {kills} workers in 4 s");
-    assert!(srv.log_text().contains("crash loop back-off"), "{}", srv.log_text());
+    assert!(
+        srv.log_text().contains("crash loop back-off"),
+        "{}",
+        srv.log_text()
+    );
 }
 
 fn hammer(port: u16, stop: Arc<AtomicBool>, ok: Arc<AtomicUsize>, failed: Arc<AtomicUsize>) {
@@ -97,7 +101,9 @@ fn hammer(port: u16, stop: Arc<AtomicBool>, ok: Arc<AtomicUsize>, failed: Arc<At
         match c.request("GET", "/versions") {
             Ok(r) if r.status == 200 => {
                 ok.fetch_add(1, Ordering::Relaxed);
-                if r.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+                if r.header("connection")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+                {
                     conn = None;
                 }
             }
@@ -142,8 +148,15 @@ fn sighup_under_load_replaces_every_worker_with_zero_failures() {
         c.join().unwrap();
     }
     let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
-    eprintln!("during SIGHUP: {ok} ok, {failed} failed; workers {old:?} -> {:?}", srv.workers());
-    assert!(replaced, "old workers still present: {:?} (old {old:?})", srv.workers());
+    eprintln!(
+        "during SIGHUP: {ok} ok, {failed} failed; workers {old:?} -> {:?}",
+        srv.workers()
+    );
+    assert!(
+        replaced,
+        "old workers still present: {:?} (old {old:?})",
+        srv.workers()
+    );
     assert_eq!(failed, 0);
     assert!(ok > 100);
 }
@@ -157,17 +170,27 @@ fn sighup_with_broken_config_keeps_serving() {
     let cfg = srv.dir.path().join("glance-api.conf");
     std::fs::write(&cfg, base_conf(port, 2, "http_keepalive = maybe", "")).unwrap();
     srv.signal("HUP");
-    assert!(wait_until(Duration::from_secs(5), || srv.log_text().contains("Reload failed")));
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .log_text()
+        .contains("Reload failed")));
     assert_eq!(srv.workers(), before);
     assert_eq!(srv.get("/versions").status, 200);
-    assert!(srv.log_text().contains("http_keepalive"), "{}", srv.log_text());
+    assert!(
+        srv.log_text().contains("http_keepalive"),
+        "{}",
+        srv.log_text()
+    );
     // And a later valid reload still works (with a new worker count).
     std::fs::write(&cfg, base_conf(port, 3, "", "")).unwrap();
     srv.signal("HUP");
-    assert!(wait_until(Duration::from_secs(10), || {
-        let w = srv.workers();
-        w.len() == 3 && w.iter().all(|p| !before.contains(p))
-    }), "{:?}", srv.workers());
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let w = srv.workers();
+            w.len() == 3 && w.iter().all(|p| !before.contains(p))
+        }),
+        "{:?}",
+        srv.workers()
+    );
 }
 
 #[test]
@@ -175,12 +198,19 @@ fn sighup_moves_to_a_new_port() {
     let port = free_port();
     let srv = start(&base_conf(port, 1, "", ""));
     let port2 = free_port();
-    std::fs::write(srv.dir.path().join("glance-api.conf"), base_conf(port2, 1, "", "")).unwrap();
+    std::fs::write(
+        srv.dir.path().join("glance-api.conf"),
+        base_conf(port2, 1, "", ""),
+    )
+    .unwrap();
     srv.signal("HUP");
     assert!(wait_until(Duration::from_secs(10), || {
         request(port2, "GET", "/versions", &[], b"").is_ok_and(|r| r.status == 200)
     }));
-    assert!(wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_err()));
+    assert!(wait_until(Duration::from_secs(10), || TcpStream::connect(
+        ("127.0.0.1", port)
+    )
+    .is_err()));
 }
 
 #[test]
@@ -191,7 +221,9 @@ fn workers_exit_within_a_second_when_the_master_dies() {
     let workers = srv.workers();
     srv.signal("KILL");
     let t = Instant::now();
-    let gone = wait_until(Duration::from_secs(1), || workers.iter().all(|w| !alive(*w)));
+    let gone = wait_until(Duration::from_secs(1), || {
+        workers.iter().all(|w| !alive(*w))
+    });
     eprintln!("workers gone after {:?}", t.elapsed());
     assert!(gone, "orphaned workers still alive");
 }
@@ -233,10 +265,17 @@ fn header_line_too_long_keepalive_and_idle_timeout() {
     ));
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let long = "a".repeat(150);
-    write!(s, "GET /versions HTTP/1.1\r\nHost: x\r\nX-Long: {long}\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /versions HTTP/1.1\r\nHost: x\r\nX-Long: {long}\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.0 400 Header Line Too Long\r\n"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.0 400 Header Line Too Long\r\n"),
+        "{out}"
+    );
     assert!(out.to_ascii_lowercase().contains("connection: close"));
     assert!(out.to_ascii_lowercase().contains("content-length: 0"));
     // http_keepalive = false: every response closes.
@@ -249,7 +288,10 @@ fn header_line_too_long_keepalive_and_idle_timeout() {
     let n = idle.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0);
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(1800) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
 }
 
 #[test]
@@ -289,8 +331,15 @@ fn several_services_with_their_own_sockets_and_worker_counts() {
         "",
     );
     let srv = start(&conf);
-    assert!(wait_until(Duration::from_secs(5), || srv.workers().len() == 3), "{:?}", srv.workers());
-    assert_eq!(request(port2, "GET", "/versions", &[], b"").unwrap().status, 200);
+    assert!(
+        wait_until(Duration::from_secs(5), || srv.workers().len() == 3),
+        "{:?}",
+        srv.workers()
+    );
+    assert_eq!(
+        request(port2, "GET", "/versions", &[], b"").unwrap().status,
+        200
+    );
     assert_eq!(srv.get("/versions").status, 200);
 }
 
@@ -304,7 +353,11 @@ fn serves_https_with_cert_and_key() {
     let conf = base_conf(
         port,
         1,
-        &format!("cert_file = {}\nkey_file = {}", tls_data("server.pem"), tls_data("server.key")),
+        &format!(
+            "cert_file = {}\nkey_file = {}",
+            tls_data("server.pem"),
+            tls_data("server.key")
+        ),
         "",
     );
     let srv = start_with(&conf, &[], false);
@@ -319,7 +372,11 @@ fn serves_https_with_cert_and_key() {
     });
     assert!(ok, "no HTTPS answer; log:\n{}", srv.log_text());
     // Plain HTTP on the TLS port is not served.
-    assert!(request(port, "GET", "/versions", &[], b"").map(|r| r.status != 200).unwrap_or(true));
+    assert!(
+        request(port, "GET", "/versions", &[], b"")
+            .map(|r| r.status != 200)
+            .unwrap_or(true)
+    );
 }
 
 #[test]
@@ -328,7 +385,11 @@ fn cert_without_key_is_refused() {
     dir.write("glance-api-paste.ini", PASTE);
     let cfg = dir.write(
         "glance-api.conf",
-        &format!("[DEFAULT]\nbind_port = {}\ncert_file = {}\n", free_port(), tls_data("server.pem")),
+        &format!(
+            "[DEFAULT]\nbind_port = {}\ncert_file = {}\n",
+            free_port(),
+            tls_data("server.pem")
+        ),
     );
     let (code, _, err) = run(&["api", "--config-file", cfg.to_str().unwrap()], dir.path());
     assert_eq!(code, Some(1), "{err}");
@@ -341,7 +402,8 @@ fn notifies_systemd_when_ready() {
     let dir = TempDir::new("notify");
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let port = free_port();
     dir.write("glance-api-paste.ini", PASTE);
     let cfg = dir.write("glance-api.conf", &base_conf(port, 1, "", ""));
@@ -373,14 +435,23 @@ fn config_dir_env_override_and_oslo_log_lines() {
     let port = free_port();
     dir.write("glance-api-paste.ini", PASTE);
     // workers comes from the conf.d file (later wins), bind_port from the env.
-    let cfg = dir.write("glance-api.conf", "[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = 1\nworkers = 3\n");
+    let cfg = dir.write(
+        "glance-api.conf",
+        "[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = 1\nworkers = 3\n",
+    );
     let confd = dir.path().join("conf.d");
     std::fs::create_dir_all(&confd).unwrap();
     std::fs::write(confd.join("10-workers.conf"), "[DEFAULT]\nworkers = 2\n").unwrap();
     std::fs::write(confd.join("ignored.txt"), "[DEFAULT]\nworkers = 7\n").unwrap();
     let log = dir.path().join("api.log");
     let child = std::process::Command::new(bin())
-        .args(["api", "--config-file", cfg.to_str().unwrap(), "--config-dir", confd.to_str().unwrap()])
+        .args([
+            "api",
+            "--config-file",
+            cfg.to_str().unwrap(),
+            "--config-dir",
+            confd.to_str().unwrap(),
+        ])
         .arg("--log-file")
         .arg(&log)
         .env("OS_DEFAULT__BIND_PORT", port.to_string())
@@ -389,9 +460,18 @@ fn config_dir_env_override_and_oslo_log_lines() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let srv = Server { child, port, dir, log };
+    let srv = Server {
+        child,
+        port,
+        dir,
+        log,
+    };
     wait_ready(&srv);
-    assert!(wait_until(Duration::from_secs(5), || srv.workers().len() == 2), "{:?}", srv.workers());
+    assert!(
+        wait_until(Duration::from_secs(5), || srv.workers().len() == 2),
+        "{:?}",
+        srv.workers()
+    );
     let text = srv.log_text();
     let line = text.lines().find(|l| l.contains("Started child")).unwrap();
     // 2026-11-21 14:10:01.642 12667 INFO glimpse.launcher [-] Started child ...

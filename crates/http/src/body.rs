@@ -54,7 +54,10 @@ impl std::error::Error for CollectError {}
 
 impl Body {
     pub fn empty() -> Self {
-        Body { inner: Inner::Empty, len: Some(0) }
+        Body {
+            inner: Inner::Empty,
+            len: Some(0),
+        }
     }
 
     /// A streamed body; `len` is its exact length if known (sent as
@@ -63,13 +66,22 @@ impl Body {
     where
         S: Stream<Item = io::Result<Bytes>> + Send + 'static,
     {
-        Body { inner: Inner::Stream(Box::pin(stream)), len }
+        Body {
+            inner: Inner::Stream(Box::pin(stream)),
+            len,
+        }
     }
 
     /// A body fed from elsewhere (the server uses this for request bodies).
     pub fn channel(capacity: usize, len: Option<u64>) -> (BodySender, Body) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (tx, Body { inner: Inner::Channel(rx), len })
+        (
+            tx,
+            Body {
+                inner: Inner::Channel(rx),
+                len,
+            },
+        )
     }
 
     /// Exact length, if known without reading.
@@ -101,12 +113,16 @@ impl Body {
     pub async fn collect(mut self, limit: usize) -> Result<Bytes, CollectError> {
         if let Inner::Full(b) = &mut self.inner {
             let b = b.take().unwrap_or_default();
-            return if b.len() > limit { Err(CollectError::TooLarge) } else { Ok(b) };
+            return if b.len() > limit {
+                Err(CollectError::TooLarge)
+            } else {
+                Ok(b)
+            };
         }
-        if let Some(len) = self.len {
-            if len > limit as u64 {
-                return Err(CollectError::TooLarge);
-            }
+        if let Some(len) = self.len
+            && len > limit as u64
+        {
+            return Err(CollectError::TooLarge);
         }
         let mut buf = BytesMut::new();
         while let Some(chunk) = self.chunk().await {
@@ -134,7 +150,10 @@ impl fmt::Debug for Body {
             Inner::Stream(_) => "stream",
             Inner::Channel(_) => "channel",
         };
-        f.debug_struct("Body").field("kind", &kind).field("len", &self.len).finish()
+        f.debug_struct("Body")
+            .field("kind", &kind)
+            .field("len", &self.len)
+            .finish()
     }
 }
 
@@ -148,7 +167,10 @@ impl Stream for Body {
 impl From<Bytes> for Body {
     fn from(b: Bytes) -> Self {
         let len = Some(b.len() as u64);
-        Body { inner: Inner::Full(Some(b)), len }
+        Body {
+            inner: Inner::Full(Some(b)),
+            len,
+        }
     }
 }
 

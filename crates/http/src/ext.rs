@@ -46,7 +46,11 @@ pub fn host_url_host(req: &crate::Request) -> String {
     if let Some(h) = req.extensions().get::<ForwardedHost>() {
         return h.0.clone();
     }
-    if let Some(h) = req.headers().get(http::header::HOST).and_then(|v| v.to_str().ok()) {
+    if let Some(h) = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+    {
         return h.to_string();
     }
     match req.extensions().get::<ConnInfo>() {

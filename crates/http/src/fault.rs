@@ -80,7 +80,12 @@ fn webob_info(code: u16) -> Option<(&'static str, &'static str, Template, bool)>
     Some(match code {
         200 => ("OK", "", Default, false),
         201 => ("Created", "", Default, false),
-        202 => ("Accepted", "The request is accepted for processing.", Default, false),
+        202 => (
+            "Accepted",
+            "The request is accepted for processing.",
+            Default,
+            false,
+        ),
         203 => ("Non-Authoritative Information", "", Default, false),
         204 => ("No Content", "", Default, true),
         205 => ("Reset Content", "", Default, true),
@@ -107,9 +112,24 @@ fn webob_info(code: u16) -> Option<(&'static str, &'static str, Template, bool)>
             Default,
             false,
         ),
-        402 => ("Payment Required", "Access was denied for financial reasons.", Default, false),
-        403 => ("Forbidden", "Access was denied to this resource.", Default, false),
-        404 => ("Not Found", "The resource could not be found.", Default, false),
+        402 => (
+            "Payment Required",
+            "Access was denied for financial reasons.",
+            Default,
+            false,
+        ),
+        403 => (
+            "Forbidden",
+            "Access was denied to this resource.",
+            Default,
+            false,
+        ),
+        404 => (
+            "Not Found",
+            "The resource could not be found.",
+            Default,
+            false,
+        ),
         405 => ("Method Not Allowed", BAD_REQUEST, MethodNotAllowed, false),
         406 => ("Not Acceptable", BAD_REQUEST, NotAcceptable, false),
         407 => (
@@ -136,8 +156,18 @@ fn webob_info(code: u16) -> Option<(&'static str, &'static str, Template, bool)>
             Default,
             false,
         ),
-        411 => ("Length Required", "Content-Length header required.", Default, false),
-        412 => ("Precondition Failed", "Request precondition failed.", Default, false),
+        411 => (
+            "Length Required",
+            "Content-Length header required.",
+            Default,
+            false,
+        ),
+        412 => (
+            "Precondition Failed",
+            "Request precondition failed.",
+            Default,
+            false,
+        ),
         413 => (
             "Request Entity Too Large",
             "The body of your request was too large for this server.",
@@ -150,7 +180,12 @@ fn webob_info(code: u16) -> Option<(&'static str, &'static str, Template, bool)>
             Default,
             false,
         ),
-        415 => ("Unsupported Media Type", BAD_REQUEST, UnsupportedMediaType, false),
+        415 => (
+            "Unsupported Media Type",
+            BAD_REQUEST,
+            UnsupportedMediaType,
+            false,
+        ),
         416 => (
             "Request Range Not Satisfiable",
             "The Range requested is not available.",
@@ -205,8 +240,18 @@ fn webob_info(code: u16) -> Option<(&'static str, &'static str, Template, bool)>
             Default,
             false,
         ),
-        504 => ("Gateway Timeout", "The gateway has timed out.", Default, false),
-        505 => ("HTTP Version Not Supported", "The HTTP version is not supported.", Default, false),
+        504 => (
+            "Gateway Timeout",
+            "The gateway has timed out.",
+            Default,
+            false,
+        ),
+        505 => (
+            "HTTP Version Not Supported",
+            "The HTTP version is not supported.",
+            Default,
+            false,
+        ),
         507 => (
             "Insufficient Storage",
             "There was not enough space to save the resource",
@@ -248,8 +293,12 @@ pub struct HttpError {
 impl HttpError {
     /// The error for `status`, with WebOb's title and default explanation.
     pub fn new(status: StatusCode) -> Self {
-        let (title, explanation, template, empty_body) = webob_info(status.as_u16())
-            .unwrap_or((status.canonical_reason().unwrap_or("Unknown"), "", Template::Default, false));
+        let (title, explanation, template, empty_body) = webob_info(status.as_u16()).unwrap_or((
+            status.canonical_reason().unwrap_or("Unknown"),
+            "",
+            Template::Default,
+            false,
+        ));
         HttpError {
             status,
             title,
@@ -297,7 +346,10 @@ impl HttpError {
             (Ok(n), Ok(v)) => {
                 self.headers.append(n, v);
             }
-            _ => log::warn!("dropping invalid header on HTTP {} error", self.status.as_u16()),
+            _ => log::warn!(
+                "dropping invalid header on HTTP {} error",
+                self.status.as_u16()
+            ),
         }
         self
     }
@@ -331,16 +383,18 @@ impl HttpError {
     /// Render the response WebOb would send for this request.
     pub fn render(&self, req_headers: &HeaderMap, method: &Method) -> Response {
         let mut headers = HeaderMap::new();
-        let body: Body;
-        if method == Method::HEAD || self.empty_body {
+        let body = if method == Method::HEAD || self.empty_body {
             // WebOb answers these with the exception's own (empty) response;
             // that keeps its default HTML content type, except for statuses
             // that must not carry one.
             if !self.empty_body {
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_HTML));
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(CONTENT_TYPE_HTML),
+                );
             }
             extend(&mut headers, &self.headers);
-            body = Body::empty();
+            Body::empty()
         } else {
             let accept = joined(req_headers, header::ACCEPT);
             let (ctype, text) = match negotiate(accept.as_deref().unwrap_or("")) {
@@ -350,8 +404,8 @@ impl HttpError {
             };
             extend(&mut headers, &self.headers);
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-            body = Body::from(text);
-        }
+            Body::from(text)
+        };
         let mut resp = Response::new(body);
         *resp.status_mut() = self.status;
         *resp.headers_mut() = headers;
@@ -385,7 +439,12 @@ impl HttpError {
     }
 
     /// WebOb's `_make_body`: fill the status's template.
-    fn make_body(&self, req_headers: &HeaderMap, method: &Method, escape: fn(&str) -> String) -> String {
+    fn make_body(
+        &self,
+        req_headers: &HeaderMap,
+        method: &Method,
+        escape: fn(&str) -> String,
+    ) -> String {
         let detail = self.detail.as_deref().unwrap_or("");
         let html_comment = match self.comment.as_deref() {
             Some(c) if !c.is_empty() => format!("<!-- {} -->", escape(c)),
@@ -505,9 +564,17 @@ pub fn html_escape(s: &str) -> String {
 /// WebOb's `strip_tags`, applied to the plain-text body: newlines become
 /// spaces, `<br...>` becomes a newline, comment markers and tags go.
 fn strip_tags(s: &str) -> String {
-    let s: String = s.chars().filter(|&c| c != '\r').map(|c| if c == '\n' { ' ' } else { c }).collect();
+    let s: String = s
+        .chars()
+        .filter(|&c| c != '\r')
+        .map(|c| if c == '\n' { ' ' } else { c })
+        .collect();
     // `<br.*?>` (case-insensitive) -> "\n"
-    let s = replace_tags(&s, |rest| rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"<br"), "\n");
+    let s = replace_tags(
+        &s,
+        |rest| rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"<br"),
+        "\n",
+    );
     // `<!--|-->` -> ""
     let mut t = String::with_capacity(s.len());
     let b = s.as_bytes();
@@ -681,12 +748,20 @@ impl Cur<'_> {
                     return true;
                 }
                 Some(b'\\') => match self.b.get(self.i + 1) {
-                    Some(&c) if c == b'\t' || c == b' ' || (0x21..=0x7e).contains(&c) || c >= 0x80 => {
+                    Some(&c)
+                        if c == b'\t' || c == b' ' || (0x21..=0x7e).contains(&c) || c >= 0x80 =>
+                    {
                         self.i += 2
                     }
                     _ => break,
                 },
-                Some(c) if c == b'\t' || c == b' ' || c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80 => {
+                Some(c)
+                    if c == b'\t'
+                        || c == b' '
+                        || c == 0x21
+                        || (0x23..=0x7e).contains(&c)
+                        || c >= 0x80 =>
+                {
                     self.i += 1
                 }
                 _ => break,
@@ -722,7 +797,15 @@ fn qvalue(c: &mut Cur<'_>) -> Option<f64> {
     if c.peek() == Some(b'.') {
         c.i += 1;
         let mut n = 0;
-        while n < 3 && c.peek().is_some_and(|d| if first == b'1' { d == b'0' } else { d.is_ascii_digit() }) {
+        while n < 3
+            && c.peek().is_some_and(|d| {
+                if first == b'1' {
+                    d == b'0'
+                } else {
+                    d.is_ascii_digit()
+                }
+            })
+        {
             c.i += 1;
             n += 1;
         }
@@ -775,7 +858,12 @@ fn media_range(c: &mut Cur<'_>) -> Option<AcceptRange> {
             }
         }) {}
     }
-    Some(AcceptRange { ty, sub, has_params, q })
+    Some(AcceptRange {
+        ty,
+        sub,
+        has_params,
+        q,
+    })
 }
 
 /// Parse per WebOb's `_list_0_or_more` regex: empty, or (`,` | element)
@@ -818,7 +906,10 @@ mod tests {
     fn hdrs(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -829,12 +920,18 @@ mod tests {
 
     fn body_of(e: &HttpError, h: &HeaderMap, m: &Method) -> (String, String) {
         let r = e.render(h, m);
-        let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
         let text = match e.render(h, m).into_body().exact_len() {
             Some(0) => String::new(),
             _ => {
                 let fut = e.render(h, m).into_body().collect(1 << 20);
-                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
                 String::from_utf8(rt.block_on(fut).unwrap().to_vec()).unwrap()
             }
         };
@@ -850,7 +947,10 @@ mod tests {
         let get = Method::GET;
         assert_eq!(
             body_of(&e, &HeaderMap::new(), &get),
-            (CONTENT_TYPE_PLAIN.into(), "404 Not Found\n\nThe resource could not be found.\n\n   ".into())
+            (
+                CONTENT_TYPE_PLAIN.into(),
+                "404 Not Found\n\nThe resource could not be found.\n\n   ".into()
+            )
         );
         assert_eq!(
             body_of(&e, &accept(""), &get).1,
@@ -864,7 +964,10 @@ mod tests {
             )
         );
         let html = "<html>\n <head>\n  <title>404 Not Found</title>\n </head>\n <body>\n  <h1>404 Not Found</h1>\n  The resource could not be found.<br /><br />\n\n\n\n </body>\n</html>";
-        assert_eq!(body_of(&e, &accept("text/html"), &get), (CONTENT_TYPE_HTML.into(), html.into()));
+        assert_eq!(
+            body_of(&e, &accept("text/html"), &get),
+            (CONTENT_TYPE_HTML.into(), html.into())
+        );
         assert_eq!(body_of(&e, &accept("*/*"), &get).1, html);
     }
 
@@ -896,7 +999,8 @@ mod tests {
             body_of(&e, &HeaderMap::new(), &Method::GET).1,
             "400 Bad Request\n\nThe server could not comply with the request since it is either malformed or otherwise incorrect.\n\n bad \"x\"  & \u{e9}  "
         );
-        let e = HttpError::new(StatusCode::BAD_REQUEST).explanation("it's <b>bold</b>\u{2603} \u{1F600}");
+        let e = HttpError::new(StatusCode::BAD_REQUEST)
+            .explanation("it's <b>bold</b>\u{2603} \u{1F600}");
         assert_eq!(
             body_of(&e, &accept("text/html"), &Method::GET).1,
             "<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n  <h1>400 Bad Request</h1>\n  it&#x27;s &lt;b&gt;bold&lt;/b&gt;&#9731; &#128512;<br /><br />\n\n\n\n </body>\n</html>"
@@ -939,11 +1043,24 @@ mod tests {
         );
         let e = HttpError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(
-            body_of(&e, &hdrs(&[("accept", "text/html"), ("content-type", "application/x<y>")]), &Method::POST).1,
+            body_of(
+                &e,
+                &hdrs(&[
+                    ("accept", "text/html"),
+                    ("content-type", "application/x<y>")
+                ]),
+                &Method::POST
+            )
+            .1,
             "<html>\n <head>\n  <title>415 Unsupported Media Type</title>\n </head>\n <body>\n  <h1>415 Unsupported Media Type</h1>\n  The request media type application/x&lt;y&gt; is not supported by this server.\n<br /><br />\n\n </body>\n</html>"
         );
         assert_eq!(
-            body_of(&e.clone().detail("d"), &accept("application/json"), &Method::POST).1,
+            body_of(
+                &e.clone().detail("d"),
+                &accept("application/json"),
+                &Method::POST
+            )
+            .1,
             r#"{"message": "The request media type text/plain is not supported by this server.\n<br /><br />\nd", "code": "415 Unsupported Media Type", "title": "Unsupported Media Type"}"#
         );
         let e = HttpError::new(StatusCode::NOT_IMPLEMENTED);
@@ -960,7 +1077,8 @@ mod tests {
             body_of(&e, &accept("application/json"), &Method::GET).1,
             r#"{"message": "The server has either erred or is incapable of performing the requested operation.<br /><br />\n\n\n", "code": "500 Internal Server Error", "title": "Internal Server Error"}"#
         );
-        let e = HttpError::new(StatusCode::UNAUTHORIZED).header("WWW-Authenticate", "Keystone uri=\"http://k\"");
+        let e = HttpError::new(StatusCode::UNAUTHORIZED)
+            .header("WWW-Authenticate", "Keystone uri=\"http://k\"");
         let (ct, b) = body_of(&e, &HeaderMap::new(), &Method::GET);
         assert_eq!(ct, CONTENT_TYPE_PLAIN);
         assert_eq!(
@@ -968,10 +1086,17 @@ mod tests {
             "401 Unauthorized\n\nThis server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.\n\n   "
         );
         assert_eq!(
-            body_of(&HttpError::from_status(413), &accept("application/json"), &Method::GET).1,
+            body_of(
+                &HttpError::from_status(413),
+                &accept("application/json"),
+                &Method::GET
+            )
+            .1,
             r#"{"message": "The body of your request was too large for this server.<br /><br />\n\n\n", "code": "413 Request Entity Too Large", "title": "Request Entity Too Large"}"#
         );
-        let e = HttpError::new(StatusCode::FORBIDDEN).comment("c<1>").detail("d");
+        let e = HttpError::new(StatusCode::FORBIDDEN)
+            .comment("c<1>")
+            .detail("d");
         assert_eq!(
             body_of(&e, &accept("text/html"), &Method::GET).1,
             "<html>\n <head>\n  <title>403 Forbidden</title>\n </head>\n <body>\n  <h1>403 Forbidden</h1>\n  Access was denied to this resource.<br /><br />\nd\n<!-- c&lt;1&gt; -->\n\n </body>\n</html>"
@@ -981,7 +1106,10 @@ mod tests {
             "403 Forbidden\n\nAccess was denied to this resource.\n\n d  c  "
         );
         assert_eq!(e.to_string(), "d");
-        assert_eq!(reason_phrase(StatusCode::PAYLOAD_TOO_LARGE), "Request Entity Too Large");
+        assert_eq!(
+            reason_phrase(StatusCode::PAYLOAD_TOO_LARGE),
+            "Request Entity Too Large"
+        );
         assert_eq!(reason_phrase(StatusCode::IM_A_TEAPOT), "I'm a teapot");
     }
 
@@ -989,8 +1117,15 @@ mod tests {
     fn head_is_empty_html() {
         let e = HttpError::new(StatusCode::METHOD_NOT_ALLOWED).header("Allow", "GET");
         let r = e.render(&accept("application/json"), &Method::HEAD);
-        let names: Vec<_> = r.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap())).collect();
-        assert_eq!(names, vec![("content-type", CONTENT_TYPE_HTML), ("allow", "GET")]);
+        let names: Vec<_> = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("content-type", CONTENT_TYPE_HTML), ("allow", "GET")]
+        );
         assert_eq!(r.body().exact_len(), Some(0));
         let r = HttpError::new(StatusCode::NO_CONTENT).render(&HeaderMap::new(), &Method::GET);
         assert!(r.headers().get("content-type").is_none());

@@ -11,6 +11,9 @@
 //!   `Accept`), the one place every layer renders an HTTP error.
 //! - [`server`]: the built-in HTTP/1.1 server (keep-alive, chunked bodies,
 //!   header-line limits, idle timeouts, graceful drain, optional TLS).
+//! - [`socket`]: binding the listening socket the way Glance does
+//!   (SO_REUSEPORT, EADDRINUSE retry, backlog, TCP keepalive).
+//! - [`tls`]: rustls server configuration from PEM files.
 
 pub mod body;
 pub mod ext;

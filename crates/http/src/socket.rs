@@ -42,11 +42,19 @@ impl Default for BindOptions {
 #[derive(Debug)]
 pub enum BindError {
     /// getaddrinfo failed.
-    Resolve { host: String, port: u16, source: io::Error },
+    Resolve {
+        host: String,
+        port: u16,
+        source: io::Error,
+    },
     /// getaddrinfo gave no IPv4 or IPv6 address.
     NoAddress { host: String, port: u16 },
     /// Still EADDRINUSE after `retry_for` (Glance's RuntimeError).
-    InUse { host: String, port: u16, retry_for: Duration },
+    InUse {
+        host: String,
+        port: u16,
+        retry_for: Duration,
+    },
     /// Any other socket error (raised at once, as Glance does).
     Io(io::Error),
 }
@@ -58,9 +66,16 @@ impl fmt::Display for BindError {
                 write!(f, "Unable to resolve {host}:{port}: {source}")
             }
             BindError::NoAddress { host, port } => {
-                write!(f, "Could not bind to {host}:{port}: no IPv4 or IPv6 address")
+                write!(
+                    f,
+                    "Could not bind to {host}:{port}: no IPv4 or IPv6 address"
+                )
             }
-            BindError::InUse { host, port, retry_for } => write!(
+            BindError::InUse {
+                host,
+                port,
+                retry_for,
+            } => write!(
                 f,
                 "Could not bind to {host}:{port} after trying for {} seconds",
                 retry_for.as_secs()
@@ -109,12 +124,17 @@ pub fn bind(opts: &BindOptions) -> Result<TcpListener, BindError> {
 
 /// getaddrinfo(host, port, AF_UNSPEC, SOCK_STREAM); first IPv4/IPv6 result.
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, BindError> {
-    let mut addrs = (host, port).to_socket_addrs().map_err(|source| BindError::Resolve {
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|source| BindError::Resolve {
+            host: host.to_string(),
+            port,
+            source,
+        })?;
+    addrs.next().ok_or_else(|| BindError::NoAddress {
         host: host.to_string(),
         port,
-        source,
-    })?;
-    addrs.next().ok_or_else(|| BindError::NoAddress { host: host.to_string(), port })
+    })
 }
 
 fn try_bind(addr: SocketAddr, backlog: i32) -> io::Result<Socket> {
@@ -180,8 +200,15 @@ mod tests {
         assert!(took >= Duration::from_millis(350), "{took:?}");
         assert!(took < Duration::from_secs(3), "{took:?}");
         assert!(matches!(err, BindError::InUse { .. }));
-        let e30 = BindError::InUse { host: "127.0.0.1".into(), port, retry_for: Duration::from_secs(30) };
-        assert_eq!(e30.to_string(), format!("Could not bind to 127.0.0.1:{port} after trying for 30 seconds"));
+        let e30 = BindError::InUse {
+            host: "127.0.0.1".into(),
+            port,
+            retry_for: Duration::from_secs(30),
+        };
+        assert_eq!(
+            e30.to_string(),
+            format!("Could not bind to 127.0.0.1:{port} after trying for 30 seconds")
+        );
     }
 
     #[test]

@@ -17,7 +17,11 @@ use rustls::{RootCertStore, ServerConfig};
 #[derive(Debug)]
 pub enum TlsError {
     /// A file could not be read or holds nothing usable.
-    File { what: &'static str, path: PathBuf, reason: String },
+    File {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
     /// rustls rejected the combination (e.g. key does not match the cert).
     Config(String),
 }
@@ -36,7 +40,11 @@ impl fmt::Display for TlsError {
 impl std::error::Error for TlsError {}
 
 fn file_err(what: &'static str, path: &Path, reason: impl fmt::Display) -> TlsError {
-    TlsError::File { what, path: path.to_path_buf(), reason: reason.to_string() }
+    TlsError::File {
+        what,
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
 }
 
 fn load_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -76,9 +84,13 @@ pub fn load_server_config(
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Config(format!("{} / {}: {e}", cert_file.display(), key_file.display())))?;
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| {
+        TlsError::Config(format!(
+            "{} / {}: {e}",
+            cert_file.display(),
+            key_file.display()
+        ))
+    })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -89,27 +101,45 @@ mod tests {
     use super::*;
 
     fn data(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name)
     }
 
     #[test]
     fn loads_with_and_without_client_auth() {
         load_server_config(&data("server.pem"), &data("server.key"), None).unwrap();
-        load_server_config(&data("server.pem"), &data("server.key"), Some(&data("ca.pem"))).unwrap();
+        load_server_config(
+            &data("server.pem"),
+            &data("server.key"),
+            Some(&data("ca.pem")),
+        )
+        .unwrap();
     }
 
     #[test]
     fn errors_name_the_file() {
         let e = load_server_config(&data("missing.pem"), &data("server.key"), None).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("certificate file") && msg.contains("missing.pem"), "{msg}");
+        assert!(
+            msg.contains("certificate file") && msg.contains("missing.pem"),
+            "{msg}"
+        );
         // A key file holding no key.
         let e = load_server_config(&data("server.pem"), &data("server.pem"), None).unwrap_err();
-        assert!(e.to_string().contains("key file") && e.to_string().contains("server.pem"), "{e}");
+        assert!(
+            e.to_string().contains("key file") && e.to_string().contains("server.pem"),
+            "{e}"
+        );
         // A key that does not match the certificate.
         let e = load_server_config(&data("server.pem"), &data("client.key"), None).unwrap_err();
         assert!(matches!(e, TlsError::Config(_)), "{e}");
-        let e = load_server_config(&data("server.pem"), &data("server.key"), Some(&data("README.md"))).unwrap_err();
+        let e = load_server_config(
+            &data("server.pem"),
+            &data("server.key"),
+            Some(&data("README.md")),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("CA file"), "{e}");
     }
 }

@@ -12,7 +12,9 @@ use glimpse_http::server::{ServerConfig, Shutdown, ShutdownTrigger, serve};
 use glimpse_http::socket::{BindOptions, bind};
 use glimpse_http::{Body, Request, Response, SharedHandler, handler_fn};
 use http::StatusCode;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
@@ -55,18 +57,24 @@ fn app(tag: &'static str) -> SharedHandler {
             "/empty" => resp(204, Body::empty()),
             "/panic" => panic!("handler panic (expected in tests)"),
             "/stream" => {
-                let parts: Vec<std::io::Result<Bytes>> =
-                    vec![Ok(Bytes::from_static(b"abc")), Ok(Bytes::from_static(b"defg"))];
+                let parts: Vec<std::io::Result<Bytes>> = vec![
+                    Ok(Bytes::from_static(b"abc")),
+                    Ok(Bytes::from_static(b"defg")),
+                ];
                 resp(200, Body::from_stream(Iter(parts.into_iter()), None))
             }
             "/ignore" => resp(200, "ignored"),
             "/info" => {
-                let ci = req.extensions().get::<glimpse_http::ext::ConnInfo>().unwrap();
+                let ci = req
+                    .extensions()
+                    .get::<glimpse_http::ext::ConnInfo>()
+                    .unwrap();
                 resp(200, format!("{} {}", ci.scheme, ci.remote_addr.ip()))
             }
             _ => resp(404, "nope"),
         };
-        r.headers_mut().insert("x-server", http::HeaderValue::from_static(tag));
+        r.headers_mut()
+            .insert("x-server", http::HeaderValue::from_static(tag));
         r
     })
 }
@@ -90,15 +98,24 @@ struct Running {
 }
 
 fn listener() -> std::net::TcpListener {
-    bind(&BindOptions { host: "127.0.0.1".into(), port: 0, retry_for: Duration::ZERO, ..Default::default() })
-        .unwrap()
+    bind(&BindOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        retry_for: Duration::ZERO,
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 fn start_on(l: std::net::TcpListener, cfg: ServerConfig, tag: &'static str) -> Running {
     let addr = l.local_addr().unwrap();
     let (trigger, shutdown) = Shutdown::new();
     let task = tokio::spawn(serve(l, app(tag), cfg, shutdown));
-    Running { addr, trigger, task }
+    Running {
+        addr,
+        trigger,
+        task,
+    }
 }
 
 fn start(cfg: ServerConfig) -> Running {
@@ -114,7 +131,10 @@ struct Resp {
 
 impl Resp {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     fn status(&self) -> u16 {
         self.status_line.split(' ').nth(1).unwrap().parse().unwrap()
@@ -139,7 +159,11 @@ async fn read_resp<R: AsyncBufRead + Unpin>(r: &mut R, head_only: bool) -> std::
         let (k, v) = l.split_once(": ").unwrap();
         headers.push((k.to_string(), v.to_string()));
     }
-    let mut resp = Resp { status_line, headers, body: Vec::new() };
+    let mut resp = Resp {
+        status_line,
+        headers,
+        body: Vec::new(),
+    };
     let st = resp.status();
     if head_only || st == 204 || st == 304 || (100..200).contains(&st) {
         return Ok(resp);
@@ -177,11 +201,15 @@ async fn send<S: AsyncWrite + tokio::io::AsyncRead + Unpin>(s: &mut BufReader<S>
 /// True when the server closed the connection (EOF or reset).
 async fn closed<R: AsyncBufRead + Unpin>(r: &mut R) -> bool {
     let mut b = [0u8; 1];
-    matches!(tokio::time::timeout(Duration::from_secs(5), r.read(&mut b)).await, Ok(Ok(0)) | Ok(Err(_)))
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), r.read(&mut b)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
 }
 
 fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0u64, |s, b| s.wrapping_mul(31).wrapping_add(u64::from(*b)))
+    data.iter()
+        .fold(0u64, |s, b| s.wrapping_mul(31).wrapping_add(u64::from(*b)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +237,11 @@ async fn keep_alive_and_pipelining() {
     assert_eq!(r5.body, b"http 127.0.0.1");
 
     // HTTP/1.0: closes unless keep-alive is asked for.
-    send(&mut c, b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").await;
+    send(
+        &mut c,
+        b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    )
+    .await;
     let r6 = read_resp(&mut c, false).await.unwrap();
     assert_eq!(r6.header("Connection"), Some("keep-alive"));
     send(&mut c, b"GET /stream HTTP/1.0\r\n\r\n").await;
@@ -228,13 +260,25 @@ async fn uploads_are_streamed() {
 
     // Content-Length.
     let mut c = connect(srv.addr).await;
-    send(&mut c, format!("PUT /echo HTTP/1.1\r\nContent-Length: {}\r\n\r\n", data.len()).as_bytes()).await;
+    send(
+        &mut c,
+        format!(
+            "PUT /echo HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            data.len()
+        )
+        .as_bytes(),
+    )
+    .await;
     send(&mut c, &data).await;
     let r = read_resp(&mut c, false).await.unwrap();
     assert_eq!(String::from_utf8(r.body).unwrap(), want);
 
     // Chunked, odd chunk sizes, an extension and a trailer, same connection.
-    send(&mut c, b"PUT /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").await;
+    send(
+        &mut c,
+        b"PUT /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .await;
     let mut pos = 0;
     let mut size = 1;
     while pos < data.len() {
@@ -250,28 +294,47 @@ async fn uploads_are_streamed() {
     assert_eq!(String::from_utf8(r.body).unwrap(), want);
 
     // Expect: 100-continue is answered when the handler reads.
-    send(&mut c, b"PUT /echo HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n").await;
+    send(
+        &mut c,
+        b"PUT /echo HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .await;
     let interim = read_resp(&mut c, false).await.unwrap();
     assert_eq!(interim.status_line, "HTTP/1.1 100 Continue");
     send(&mut c, b"xyz").await;
     let r = read_resp(&mut c, false).await.unwrap();
-    assert_eq!(String::from_utf8(r.body).unwrap(), format!("size=3 sum={}", checksum(b"xyz")));
+    assert_eq!(
+        String::from_utf8(r.body).unwrap(),
+        format!("size=3 sum={}", checksum(b"xyz"))
+    );
 
     // An unread small body is drained and the connection kept.
-    send(&mut c, b"POST /ignore HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789GET /hello HTTP/1.1\r\n\r\n").await;
+    send(
+        &mut c,
+        b"POST /ignore HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789GET /hello HTTP/1.1\r\n\r\n",
+    )
+    .await;
     assert_eq!(read_resp(&mut c, false).await.unwrap().body, b"ignored");
     assert_eq!(read_resp(&mut c, false).await.unwrap().body, b"hello");
 
     // An unread large body closes the connection instead.
     let mut c2 = connect(srv.addr).await;
-    send(&mut c2, b"POST /ignore HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n").await;
+    send(
+        &mut c2,
+        b"POST /ignore HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n",
+    )
+    .await;
     let _ = c2.get_mut().write_all(&data).await;
     let r = read_resp(&mut c2, false).await.unwrap();
     assert_eq!(r.header("Connection"), Some("close"));
 
     // Malformed chunked body: the handler sees an error.
     let mut c3 = connect(srv.addr).await;
-    send(&mut c3, b"PUT /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX").await;
+    send(
+        &mut c3,
+        b"PUT /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX",
+    )
+    .await;
     let r = read_resp(&mut c3, false).await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.header("Connection"), Some("close"));
@@ -283,7 +346,11 @@ async fn uploads_are_streamed() {
 async fn head_and_no_content() {
     let srv = start(ServerConfig::default());
     let mut c = connect(srv.addr).await;
-    send(&mut c, b"HEAD /hello HTTP/1.1\r\n\r\nGET /empty HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n").await;
+    send(
+        &mut c,
+        b"HEAD /hello HTTP/1.1\r\n\r\nGET /empty HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n",
+    )
+    .await;
     let r = read_resp(&mut c, true).await.unwrap();
     assert_eq!(r.header("Content-Length"), Some("5"));
     let r = read_resp(&mut c, false).await.unwrap();
@@ -297,20 +364,33 @@ async fn head_and_no_content() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eventlet_error_replies() {
-    let cfg = ServerConfig { max_header_line: 100, ..Default::default() };
+    let cfg = ServerConfig {
+        max_header_line: 100,
+        ..Default::default()
+    };
     let srv = start(cfg);
     let mut c = connect(srv.addr).await;
     let req = format!("GET /hello HTTP/1.1\r\nX-Long: {}\r\n\r\n", "a".repeat(150));
     send(&mut c, req.as_bytes()).await;
     let mut all = Vec::new();
     c.read_to_end(&mut all).await.unwrap();
-    assert_eq!(all, b"HTTP/1.0 400 Header Line Too Long\r\nConnection: close\r\nContent-length: 0\r\n\r\n");
+    assert_eq!(
+        all,
+        b"HTTP/1.0 400 Header Line Too Long\r\nConnection: close\r\nContent-length: 0\r\n\r\n"
+    );
 
     let mut c = connect(srv.addr).await;
-    send(&mut c, format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000)).as_bytes()).await;
+    send(
+        &mut c,
+        format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000)).as_bytes(),
+    )
+    .await;
     let mut all = Vec::new();
     c.read_to_end(&mut all).await.unwrap();
-    assert_eq!(all, b"HTTP/1.0 414 Request URI Too Long\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        all,
+        b"HTTP/1.0 414 Request URI Too Long\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
 
     for bad in [
         &b"GARBAGE\r\n\r\n"[..],
@@ -321,13 +401,19 @@ async fn eventlet_error_replies() {
         send(&mut c, bad).await;
         let mut all = Vec::new();
         c.read_to_end(&mut all).await.unwrap();
-        assert!(all.starts_with(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n"), "{all:?}");
+        assert!(
+            all.starts_with(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n"),
+            "{all:?}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keepalive_disabled() {
-    let srv = start(ServerConfig { http_keepalive: false, ..Default::default() });
+    let srv = start(ServerConfig {
+        http_keepalive: false,
+        ..Default::default()
+    });
     let mut c = connect(srv.addr).await;
     send(&mut c, b"GET /hello HTTP/1.1\r\n\r\n").await;
     let r = read_resp(&mut c, false).await.unwrap();
@@ -338,14 +424,20 @@ async fn keepalive_disabled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_timeout() {
-    let srv = start(ServerConfig { client_socket_timeout: Some(Duration::from_millis(500)), ..Default::default() });
+    let srv = start(ServerConfig {
+        client_socket_timeout: Some(Duration::from_millis(500)),
+        ..Default::default()
+    });
     let mut c = connect(srv.addr).await;
     send(&mut c, b"GET /hello HTTP/1.1\r\n\r\n").await;
     read_resp(&mut c, false).await.unwrap();
     let t = Instant::now();
     assert!(closed(&mut c).await);
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(450) && took < Duration::from_millis(1500), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
     // Mid-head too.
     let mut c = connect(srv.addr).await;
     send(&mut c, b"GET /hello HTTP/1.1\r\n").await;
@@ -372,7 +464,10 @@ async fn panic_gives_bare_500() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown() {
-    let cfg = ServerConfig { drain_idle_grace: Duration::from_millis(400), ..Default::default() };
+    let cfg = ServerConfig {
+        drain_idle_grace: Duration::from_millis(400),
+        ..Default::default()
+    };
     let srv = start(cfg);
     // In flight when shutdown starts.
     let mut slow = connect(srv.addr).await;
@@ -405,7 +500,11 @@ async fn graceful_shutdown() {
     assert!(closed(&mut idle2).await);
     let waited = t.elapsed();
     assert!(waited >= Duration::from_millis(350), "{waited:?}");
-    tokio::time::timeout(Duration::from_secs(5), srv.task).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), srv.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }
 
 /// Keep-alive clients hammering while the serving process is replaced:
@@ -429,8 +528,13 @@ async fn worker_replacement_loses_no_requests() {
                     Some(c) => c,
                     None => conn.insert(connect(addr).await),
                 };
-                c.get_mut().write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await.map_err(|e| format!("write: {e}"))?;
-                let r = read_resp(c, false).await.map_err(|e| format!("read: {e}"))?;
+                c.get_mut()
+                    .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .await
+                    .map_err(|e| format!("write: {e}"))?;
+                let r = read_resp(c, false)
+                    .await
+                    .map_err(|e| format!("read: {e}"))?;
                 if r.body != b"hello" {
                     return Err(format!("bad response {r:?}"));
                 }
@@ -449,7 +553,11 @@ async fn worker_replacement_loses_no_requests() {
     let new = start_on(l.try_clone().unwrap(), ServerConfig::default(), "new");
     drop(l);
     old.trigger.trigger();
-    tokio::time::timeout(Duration::from_secs(5), old.task).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), old.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     for c in clients {
@@ -462,7 +570,9 @@ async fn worker_replacement_loses_no_requests() {
 }
 
 fn data(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn client_config(with_cert: bool) -> Arc<rustls::ClientConfig> {
@@ -472,12 +582,17 @@ fn client_config(with_cert: bool) -> Arc<rustls::ClientConfig> {
     for c in CertificateDer::pem_file_iter(data("ca.pem")).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
-    let b = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
+    let b = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
     let cfg = if with_cert {
-        let certs = CertificateDer::pem_file_iter(data("client.pem")).unwrap().map(|c| c.unwrap()).collect();
+        let certs = CertificateDer::pem_file_iter(data("client.pem"))
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
         let key = PrivateKeyDer::from_pem_file(data("client.key")).unwrap();
         b.with_client_auth_cert(certs, key).unwrap()
     } else {
@@ -489,11 +604,17 @@ fn client_config(with_cert: bool) -> Arc<rustls::ClientConfig> {
 async fn tls_get(addr: SocketAddr, cfg: Arc<rustls::ClientConfig>) -> std::io::Result<Resp> {
     let tcp = TcpStream::connect(addr).await?;
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await?;
+    let tls = tokio_rustls::TlsConnector::from(cfg)
+        .connect(name, tcp)
+        .await?;
     let mut c = BufReader::new(tls);
-    c.get_mut().write_all(b"GET /info HTTP/1.1\r\nHost: localhost\r\n\r\n").await?;
+    c.get_mut()
+        .write_all(b"GET /info HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await?;
     let r = read_resp(&mut c, false).await?;
-    c.get_mut().write_all(b"GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n").await?;
+    c.get_mut()
+        .write_all(b"GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .await?;
     let r2 = read_resp(&mut c, false).await?;
     assert_eq!(r2.body, b"hello");
     Ok(r)
@@ -501,17 +622,31 @@ async fn tls_get(addr: SocketAddr, cfg: Arc<rustls::ClientConfig>) -> std::io::R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_round_trip() {
-    let tls = glimpse_http::tls::load_server_config(&data("server.pem"), &data("server.key"), None).unwrap();
-    let srv = start(ServerConfig { tls: Some(tls), ..Default::default() });
+    let tls = glimpse_http::tls::load_server_config(&data("server.pem"), &data("server.key"), None)
+        .unwrap();
+    let srv = start(ServerConfig {
+        tls: Some(tls),
+        ..Default::default()
+    });
     let r = tls_get(srv.addr, client_config(false)).await.unwrap();
     assert_eq!(r.body, b"https 127.0.0.1");
 
     // Client certificates required when a CA is configured.
-    let tls = glimpse_http::tls::load_server_config(&data("server.pem"), &data("server.key"), Some(&data("ca.pem")))
-        .unwrap();
-    let srv2 = start(ServerConfig { tls: Some(tls), ..Default::default() });
+    let tls = glimpse_http::tls::load_server_config(
+        &data("server.pem"),
+        &data("server.key"),
+        Some(&data("ca.pem")),
+    )
+    .unwrap();
+    let srv2 = start(ServerConfig {
+        tls: Some(tls),
+        ..Default::default()
+    });
     assert!(tls_get(srv2.addr, client_config(false)).await.is_err());
-    assert_eq!(tls_get(srv2.addr, client_config(true)).await.unwrap().body, b"https 127.0.0.1");
+    assert_eq!(
+        tls_get(srv2.addr, client_config(true)).await.unwrap().body,
+        b"https 127.0.0.1"
+    );
     srv.trigger.trigger();
     srv2.trigger.trigger();
     srv.task.await.unwrap().unwrap();

@@ -165,7 +165,12 @@ pub fn run(initial: Generation, reloader: Reloader) -> Result<i32, LaunchError> 
         return run_inline(initial);
     }
     let mut mask = SigSet::empty();
-    for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
         mask.add(s);
     }
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
@@ -220,7 +225,8 @@ fn build_gen(
                         if let Some(r) = retry_for {
                             opts.retry_for = r;
                         }
-                        let l = Arc::new(bind(&opts).map_err(|e| LaunchError::Bind(e.to_string()))?);
+                        let l =
+                            Arc::new(bind(&opts).map_err(|e| LaunchError::Bind(e.to_string()))?);
                         listeners.insert(key, l.clone());
                         Some(l)
                     }
@@ -228,11 +234,24 @@ fn build_gen(
             }
         };
         let slots = (0..spec.workers.max(1))
-            .map(|_| Slot { pid: None, started: Instant::now(), failures: 0, respawn_at: Some(Instant::now()) })
+            .map(|_| Slot {
+                pid: None,
+                started: Instant::now(),
+                failures: 0,
+                respawn_at: Some(Instant::now()),
+            })
             .collect();
-        services.push(RunningService { spec, listener, slots });
+        services.push(RunningService {
+            spec,
+            listener,
+            slots,
+        });
     }
-    Ok(Gen { id, settings: g.settings, services })
+    Ok(Gen {
+        id,
+        settings: g.settings,
+        services,
+    })
 }
 
 impl Master {
@@ -245,12 +264,10 @@ impl Master {
                     sd_notify("STOPPING=1");
                     return 0;
                 }
-                if let Some(d) = deadline {
-                    if Instant::now() >= d {
-                        log::warn!(target: LOG, "Graceful shutdown timeout exceeded; killing {} workers", self.child_count());
-                        self.kill_all(Signal::SIGKILL);
-                        stopping = Some(None);
-                    }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    log::warn!(target: LOG, "Graceful shutdown timeout exceeded; killing {} workers", self.child_count());
+                    self.kill_all(Signal::SIGKILL);
+                    stopping = Some(None);
                 }
             } else {
                 self.spawn_missing();
@@ -268,7 +285,9 @@ impl Master {
                 }
             }
             while let Ok(Some(info)) = self.sfd.read_signal() {
-                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else { continue };
+                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                    continue;
+                };
                 match sig {
                     Signal::SIGCHLD => self.reap(stopping.is_some()),
                     Signal::SIGTERM | Signal::SIGINT => {
@@ -285,11 +304,7 @@ impl Master {
                         stopping = Some(timeout.map(|t| Instant::now() + t));
                         self.kill_all(Signal::SIGTERM);
                     }
-                    Signal::SIGHUP => {
-                        if stopping.is_none() {
-                            self.reload(&mut reloader);
-                        }
-                    }
+                    Signal::SIGHUP if stopping.is_none() => self.reload(&mut reloader),
                     _ => {}
                 }
             }
@@ -301,11 +316,18 @@ impl Master {
     }
 
     fn current_pids(&self) -> impl Iterator<Item = Pid> + '_ {
-        self.current.services.iter().flat_map(|s| s.slots.iter().filter_map(|sl| sl.pid))
+        self.current
+            .services
+            .iter()
+            .flat_map(|s| s.slots.iter().filter_map(|sl| sl.pid))
     }
 
     fn kill_all(&mut self, sig: Signal) {
-        let deadline = self.current.settings.graceful_shutdown_timeout.map(|t| Instant::now() + t);
+        let deadline = self
+            .current
+            .settings
+            .graceful_shutdown_timeout
+            .map(|t| Instant::now() + t);
         let pids: Vec<Pid> = self.current_pids().collect();
         for pid in pids {
             // Once signalled, current workers are tracked as draining so they
@@ -440,7 +462,9 @@ impl Master {
             };
             let (pid, how) = match status {
                 WaitStatus::Exited(pid, code) => (pid, format!("exited with status {code}")),
-                WaitStatus::Signaled(pid, sig, _) => (pid, format!("killed by signal {}", sig as i32)),
+                WaitStatus::Signaled(pid, sig, _) => {
+                    (pid, format!("killed by signal {}", sig as i32))
+                }
                 _ => continue,
             };
             if self.draining.remove(&pid).is_some() {
@@ -493,7 +517,12 @@ impl Master {
         };
         // A port taken by someone else must not stall the master for 30 s.
         let mut listeners = self.listeners.clone();
-        let new = match build_gen(self.next_gen, g, &mut listeners, Some(Duration::from_secs(1))) {
+        let new = match build_gen(
+            self.next_gen,
+            g,
+            &mut listeners,
+            Some(Duration::from_secs(1)),
+        ) {
             Ok(g) => g,
             Err(e) => {
                 log::error!(target: LOG, "Reload failed; still serving with the previous configuration: {e}");
@@ -513,7 +542,10 @@ impl Master {
         self.listeners = listeners;
         let old = std::mem::replace(&mut self.current, new);
         let old_id = old.id;
-        let deadline = old.settings.graceful_shutdown_timeout.map(|t| Instant::now() + t);
+        let deadline = old
+            .settings
+            .graceful_shutdown_timeout
+            .map(|t| Instant::now() + t);
         let old_pids: Vec<Pid> = old
             .services
             .iter()
@@ -549,7 +581,9 @@ fn signal_reset_for_child() -> nix::Result<()> {
 
 fn build_runtime(threads: usize) -> io::Result<tokio::runtime::Runtime> {
     if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
@@ -657,7 +691,8 @@ fn run_inline(g: Generation) -> Result<i32, LaunchError> {
         };
         parts.push((spec.name.clone(), listener, spec.worker.clone()));
     }
-    let rt = build_runtime(g.settings.worker_threads).map_err(|e| LaunchError::Os(e.to_string()))?;
+    let rt =
+        build_runtime(g.settings.worker_threads).map_err(|e| LaunchError::Os(e.to_string()))?;
     let settings = g.settings.clone();
     let code = rt.block_on(async move {
         use tokio::signal::unix::{SignalKind, signal as tsignal};
@@ -709,8 +744,12 @@ fn run_inline(g: Generation) -> Result<i32, LaunchError> {
 
 /// systemd readiness protocol: a datagram to `$NOTIFY_SOCKET`.
 pub fn sd_notify(state: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
-    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else { return };
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
     let msg = format!("{state}\nMAINPID={}", std::process::id());
     let bytes = path.as_encoded_bytes();
     let res = if let Some(name) = bytes.strip_prefix(b"@") {

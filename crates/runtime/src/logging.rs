@@ -227,7 +227,13 @@ mod tests {
     #[test]
     fn line_format_matches_oslo() {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_270_201_642);
-        let l = format_line(t, 12667, Level::Info, "glance::common::wsgi", "Starting 2 workers");
+        let l = format_line(
+            t,
+            12667,
+            Level::Info,
+            "glance::common::wsgi",
+            "Starting 2 workers",
+        );
         assert_eq!(
             l,
             "2026-11-21 14:10:01.642 12667 INFO glance.common.wsgi [-] Starting 2 workers\n"
@@ -239,7 +245,13 @@ mod tests {
 
     #[test]
     fn output_rules() {
-        let s = LogSettings::from_options(false, Some("a.log"), Some("/var/log/g"), false, "glance-api");
+        let s = LogSettings::from_options(
+            false,
+            Some("a.log"),
+            Some("/var/log/g"),
+            false,
+            "glance-api",
+        );
         assert_eq!(s.output, Output::File(PathBuf::from("/var/log/g/a.log")));
         let s = LogSettings::from_options(false, None, Some("/d"), false, "glance-api");
         assert_eq!(s.output, Output::File(PathBuf::from("/d/glance-api.log")));

@@ -19,7 +19,11 @@ pub fn bin() -> PathBuf {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A scratch directory removed on drop.
@@ -124,9 +128,13 @@ pub fn signal(pid: i32, sig: &str) {
 
 pub fn children_of(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in rd.flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
             // Fields after the parenthesised command name: state ppid ...
             if let Some(rest) = stat.rsplit_once(')').map(|x| x.1) {
@@ -143,7 +151,10 @@ pub fn children_of(pid: i32) -> Vec<i32> {
 
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit_once(')').map(|x| x.1.trim_start().starts_with('Z')).unwrap_or(true),
+        Ok(s) => !s
+            .rsplit_once(')')
+            .map(|x| x.1.trim_start().starts_with('Z'))
+            .unwrap_or(true),
         Err(_) => false,
     }
 }
@@ -177,12 +188,23 @@ pub fn start_in(dir: TempDir, conf: &str, extra_args: &[&str], wait: bool) -> Se
     }
     let log = dir.path().join("glimpse.log");
     let mut cmd = Command::new(bin());
-    cmd.arg("api").arg("--config-file").arg(&cfg).arg("--log-file").arg(&log);
+    cmd.arg("api")
+        .arg("--config-file")
+        .arg(&cfg)
+        .arg("--log-file")
+        .arg(&log);
     cmd.args(extra_args);
     cmd.env("HOME", dir.path()).current_dir(dir.path());
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
-    let srv = Server { child, port, dir, log };
+    let srv = Server {
+        child,
+        port,
+        dir,
+        log,
+    };
     if wait {
         wait_ready(&srv);
     }
@@ -192,14 +214,16 @@ pub fn start_in(dir: TempDir, conf: &str, extra_args: &[&str], wait: bool) -> Se
 pub fn wait_ready(srv: &Server) {
     let end = Instant::now() + Duration::from_secs(20);
     while Instant::now() < end {
-        if let Ok(r) = request(srv.port, "GET", "/versions", &[], b"") {
-            if r.status == 200 {
-                return;
-            }
+        if request(srv.port, "GET", "/versions", &[], b"").is_ok_and(|r| r.status == 200) {
+            return;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("glimpse did not answer on port {}; log:\n{}", srv.port, srv.log_text());
+    panic!(
+        "glimpse did not answer on port {}; log:\n{}",
+        srv.port,
+        srv.log_text()
+    );
 }
 
 /// Wait until `cond` holds, polling; false on timeout.
@@ -263,7 +287,10 @@ pub fn request(
 ) -> std::io::Result<Resp> {
     let s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut c = Conn { r: BufReader::new(s.try_clone()?), w: s };
+    let mut c = Conn {
+        r: BufReader::new(s.try_clone()?),
+        w: s,
+    };
     c.send(method, path, headers, body)?;
     c.read_response(method == "HEAD")
 }
@@ -278,10 +305,19 @@ impl Conn {
     pub fn open(port: u16) -> std::io::Result<Conn> {
         let s = TcpStream::connect(("127.0.0.1", port))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Conn { r: BufReader::new(s.try_clone()?), w: s })
+        Ok(Conn {
+            r: BufReader::new(s.try_clone()?),
+            w: s,
+        })
     }
 
-    pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<()> {
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<()> {
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
@@ -298,7 +334,10 @@ impl Conn {
     pub fn read_response(&mut self, head_only: bool) -> std::io::Result<Resp> {
         let mut line = String::new();
         if self.r.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
         }
         let status_line = line.trim_end().to_string();
         let status = status_line
@@ -318,11 +357,16 @@ impl Conn {
                 headers.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
-        let hmap: HashMap<String, String> =
-            headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        let hmap: HashMap<String, String> = headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect();
         let mut body = Vec::new();
         if !head_only && status != 204 && status != 304 && status >= 200 {
-            if hmap.get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            if hmap
+                .get("transfer-encoding")
+                .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+            {
                 loop {
                     let mut sz = String::new();
                     self.r.read_line(&mut sz)?;
@@ -337,14 +381,22 @@ impl Conn {
                     self.r.read_exact(&mut chunk)?;
                     body.extend_from_slice(&chunk[..n]);
                 }
-            } else if let Some(len) = hmap.get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            } else if let Some(len) = hmap
+                .get("content-length")
+                .and_then(|v| v.parse::<usize>().ok())
+            {
                 body.resize(len, 0);
                 self.r.read_exact(&mut body)?;
             } else {
                 self.r.read_to_end(&mut body)?;
             }
         }
-        Ok(Resp { status, status_line, headers, body })
+        Ok(Resp {
+            status,
+            status_line,
+            headers,
+            body,
+        })
     }
 
     pub fn request(&mut self, method: &str, path: &str) -> std::io::Result<Resp> {
@@ -357,10 +409,12 @@ impl Conn {
 /// extracted from the PyPI wheel by scripts/test-env.sh; None (and a loud
 /// message) when absent.
 pub fn glance_etc() -> Option<PathBuf> {
-    let p = std::env::var_os("GLIMPSE_GLANCE_ETC").map(PathBuf::from).or_else(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/glance-etc");
-        root.exists().then_some(root)
-    });
+    let p = std::env::var_os("GLIMPSE_GLANCE_ETC")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/glance-etc");
+            root.exists().then_some(root)
+        });
     match p {
         Some(p) if p.join("glance-api.conf").exists() => Some(p),
         _ => {

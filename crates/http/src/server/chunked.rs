@@ -98,7 +98,11 @@ fn decode_chunked(state: &mut State, buf: &mut BytesMut, max: usize) -> Result<S
                 }
                 let line = buf.split_to(nl + 1);
                 let size = parse_size(&line[..nl])?;
-                *state = if size == 0 { State::Trailers(0) } else { State::Data(size) };
+                *state = if size == 0 {
+                    State::Trailers(0)
+                } else {
+                    State::Data(size)
+                };
             }
             State::Data(rem) => {
                 if buf.is_empty() {
@@ -106,7 +110,11 @@ fn decode_chunked(state: &mut State, buf: &mut BytesMut, max: usize) -> Result<S
                 }
                 let take = rem.min(buf.len() as u64).min(max as u64) as usize;
                 let left = rem - take as u64;
-                *state = if left == 0 { State::DataEnd } else { State::Data(left) };
+                *state = if left == 0 {
+                    State::DataEnd
+                } else {
+                    State::Data(left)
+                };
                 return Ok(Step::Data(buf.split_to(take).freeze()));
             }
             State::DataEnd => {
@@ -135,7 +143,11 @@ fn decode_chunked(state: &mut State, buf: &mut BytesMut, max: usize) -> Result<S
                 }
                 let content = line.strip_suffix(b"\n").unwrap_or(&line);
                 let content = content.strip_suffix(b"\r").unwrap_or(content);
-                *state = if content.is_empty() { State::Done } else { State::Trailers(seen) };
+                *state = if content.is_empty() {
+                    State::Done
+                } else {
+                    State::Trailers(seen)
+                };
             }
         }
     }
@@ -148,8 +160,14 @@ fn parse_size(line: &[u8]) -> Result<u64, BodyError> {
         Some(i) => &line[..i],
         None => line,
     };
-    let start = size_part.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(size_part.len());
-    let end = size_part.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(start, |e| e + 1);
+    let start = size_part
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(size_part.len());
+    let end = size_part
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |e| e + 1);
     let hex = &size_part[start..end];
     if hex.is_empty() || hex.len() > 15 {
         return Err(BodyError("invalid chunk size"));
@@ -174,7 +192,12 @@ mod tests {
     use proptest::prelude::*;
 
     /// Feed `input` in pieces split at `cuts`; collect the body.
-    fn run(mut dec: Decoder, input: &[u8], cuts: &[usize], max: usize) -> Result<(Vec<u8>, bool, usize), BodyError> {
+    fn run(
+        mut dec: Decoder,
+        input: &[u8],
+        cuts: &[usize],
+        max: usize,
+    ) -> Result<(Vec<u8>, bool, usize), BodyError> {
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
         let mut pos = 0;
@@ -220,7 +243,11 @@ mod tests {
         let mut pos = 0;
         let mut i = 0;
         while pos < data.len() {
-            let n = sizes.get(i).copied().unwrap_or(7).clamp(1, data.len() - pos);
+            let n = sizes
+                .get(i)
+                .copied()
+                .unwrap_or(7)
+                .clamp(1, data.len() - pos);
             i += 1;
             out.extend_from_slice(format!("{n:x}").as_bytes());
             if ext {

@@ -4,7 +4,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 struct Civil {
     year: i64,
@@ -17,7 +19,10 @@ struct Civil {
 }
 
 fn civil(t: SystemTime) -> Civil {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
     // Howard Hinnant's days-to-civil algorithm.
@@ -59,7 +64,15 @@ pub fn http_date(t: SystemTime) -> String {
 /// `21/Nov/2026 14:10:01`
 pub fn log_date(t: SystemTime) -> String {
     let c = civil(t);
-    format!("{:02}/{}/{:04} {:02}:{:02}:{:02}", c.day, MONTHS[c.month - 1], c.year, c.hh, c.mm, c.ss)
+    format!(
+        "{:02}/{}/{:04} {:02}:{:02}:{:02}",
+        c.day,
+        MONTHS[c.month - 1],
+        c.year,
+        c.hh,
+        c.mm,
+        c.ss
+    )
 }
 
 #[cfg(test)]

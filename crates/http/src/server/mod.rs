@@ -184,7 +184,9 @@ pub async fn serve(
             }
             Err(e) if is_per_connection_error(&e) => continue,
             Err(e) => {
-                log::error!("error accepting connection on {listen_addr}: {e}; retrying in {backoff:?}");
+                log::error!(
+                    "error accepting connection on {listen_addr}: {e}; retrying in {backoff:?}"
+                );
                 tokio::select! {
                     _ = shutdown.triggered() => break,
                     _ = tokio::time::sleep(backoff) => {}
@@ -209,7 +211,10 @@ pub async fn serve(
             match acceptor {
                 None => Conn::new(stream, ctx, "http").run().await,
                 Some(acc) => {
-                    let limit = ctx.cfg.client_socket_timeout.map_or(TLS_HANDSHAKE_TIMEOUT, |t| t.min(TLS_HANDSHAKE_TIMEOUT));
+                    let limit = ctx
+                        .cfg
+                        .client_socket_timeout
+                        .map_or(TLS_HANDSHAKE_TIMEOUT, |t| t.min(TLS_HANDSHAKE_TIMEOUT));
                     match tokio::time::timeout(limit, acc.accept(stream)).await {
                         Ok(Ok(tls)) => Conn::new(tls, ctx, "https").run().await,
                         Ok(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
@@ -237,7 +242,9 @@ fn log_join(r: Result<(), tokio::task::JoinError>) {
 fn is_per_connection_error(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
     )
 }
 
@@ -250,12 +257,18 @@ struct ConnCtx {
 }
 
 /// Run `fut` under the socket timeout, mapping expiry to `TimedOut`.
-async fn timed<T>(limit: Option<Duration>, fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+async fn timed<T>(
+    limit: Option<Duration>,
+    fut: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
     match limit {
         None => fut.await,
         Some(d) => match tokio::time::timeout(d, fut).await {
             Ok(r) => r,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "client socket timed out")),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client socket timed out",
+            )),
         },
     }
 }
@@ -301,20 +314,25 @@ impl Pump {
     /// Cancel-safe: bytes are only decoded once they can be delivered.
     async fn step<S: AsyncRead>(&mut self, r: &mut Reader<S>) -> io::Result<()> {
         let permit = match &self.tx {
-            Some(tx) => tx.reserve().await.ok(),
+            Some(tx) => tx.clone().reserve_owned().await.ok(),
             None => None,
         };
         loop {
             match self.dec.decode(&mut r.buf, BODY_CHUNK)? {
                 Step::Data(b) => {
                     match permit {
-                        Some(p) => p.send(Ok(b)),
+                        Some(p) => {
+                            let _ = p.send(Ok(b));
+                        }
                         None => self.discarded += b.len(),
+                    }
+                    if self.dec.is_done() {
+                        // Dropping the sender ends the handler's body.
+                        self.tx = None;
                     }
                     return Ok(());
                 }
                 Step::Done => {
-                    drop(permit);
                     // Dropping the sender ends the handler's body.
                     self.tx = None;
                     return Ok(());
@@ -328,12 +346,12 @@ impl Pump {
     /// rather than a clean (truncated) end.
     fn fail(&mut self, e: io::Error) {
         self.failed = true;
-        if let Some(tx) = self.tx.take() {
-            if let Err(mpsc::error::TrySendError::Full(err)) = tx.try_send(Err(e)) {
-                tokio::spawn(async move {
-                    let _ = tx.send(err).await;
-                });
-            }
+        if let Some(tx) = self.tx.take()
+            && let Err(mpsc::error::TrySendError::Full(err)) = tx.try_send(Err(e))
+        {
+            tokio::spawn(async move {
+                let _ = tx.send(err).await;
+            });
         }
     }
 
@@ -360,7 +378,10 @@ impl Pump {
 impl Drop for Pump {
     fn drop(&mut self) {
         if !self.done() && self.tx.is_some() {
-            self.fail(io::Error::new(io::ErrorKind::UnexpectedEof, "request body incomplete"));
+            self.fail(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "request body incomplete",
+            ));
         }
     }
 }
@@ -403,7 +424,16 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
     fn new(stream: S, ctx: ConnCtx, scheme: &'static str) -> Self {
         let (rd, wr) = tokio::io::split(stream);
         let timeout = ctx.cfg.client_socket_timeout;
-        Conn { r: Reader { rd, buf: BytesMut::with_capacity(8192), timeout }, wr, ctx, scheme }
+        Conn {
+            r: Reader {
+                rd,
+                buf: BytesMut::with_capacity(8192),
+                timeout,
+            },
+            wr,
+            ctx,
+            scheme,
+        }
     }
 
     async fn run(mut self) {
@@ -450,16 +480,17 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
         let mut grace_deadline: Option<tokio::time::Instant> = None;
         loop {
             parse::skip_empty_lines(&mut self.r.buf);
-            if !self.r.buf.is_empty() {
-                if let Some(end) = parse::scan_head(&self.r.buf, self.ctx.cfg.max_header_line)? {
-                    let raw = self.r.buf.split_to(end);
-                    return parse::parse_head(&raw).map(Some);
-                }
+            if !self.r.buf.is_empty()
+                && let Some(end) = parse::scan_head(&self.r.buf, self.ctx.cfg.max_header_line)?
+            {
+                let raw = self.r.buf.split_to(end);
+                return parse::parse_head(&raw).map(Some);
             }
             let idle = self.r.buf.is_empty();
             let read = if idle && self.ctx.shutdown.is_triggered() {
-                let deadline = *grace_deadline
-                    .get_or_insert_with(|| tokio::time::Instant::now() + self.ctx.cfg.drain_idle_grace);
+                let deadline = *grace_deadline.get_or_insert_with(|| {
+                    tokio::time::Instant::now() + self.ctx.cfg.drain_idle_grace
+                });
                 match tokio::time::timeout_at(deadline, self.r.fill()).await {
                     Ok(r) => r,
                     Err(_) => return Ok(None),
@@ -491,7 +522,13 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
                 return false;
             }
         };
-        let Head { method, uri, version, headers, request_line } = head;
+        let Head {
+            method,
+            uri,
+            version,
+            headers,
+            request_line,
+        } = head;
         let conn_close = parse::has_token(&headers, header::CONNECTION, "close");
         let conn_keep_alive = parse::has_token(&headers, header::CONNECTION, "keep-alive");
         let expects_continue = version == Version::HTTP_11
@@ -517,11 +554,28 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
                     let (tx, rx) = mpsc::channel(BODY_CHANNEL_CAP);
                     let (first_tx, first_rx) = oneshot::channel();
                     continue_rx = Some(first_rx);
-                    (tx, Body::from_stream(ContinueBody { rx, first_read: Some(first_tx) }, len))
+                    (
+                        tx,
+                        Body::from_stream(
+                            ContinueBody {
+                                rx,
+                                first_read: Some(first_tx),
+                            },
+                            len,
+                        ),
+                    )
                 } else {
                     Body::channel(BODY_CHANNEL_CAP, len)
                 };
-                (body, Some(Pump { dec, tx: Some(tx), discarded: 0, failed: false }))
+                (
+                    body,
+                    Some(Pump {
+                        dec,
+                        tx: Some(tx),
+                        discarded: 0,
+                        failed: false,
+                    }),
+                )
             }
         };
 
@@ -549,7 +603,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
             tokio::select! {
                 biased;
                 r = &mut task => break r,
-                first = async { continue_rx.as_mut().map(|rx| rx).expect("guarded") .await }, if continue_rx.is_some() && !continue_sent => {
+                first = async { continue_rx.as_mut().expect("guarded") .await }, if continue_rx.is_some() && !continue_sent => {
                     match first {
                         Ok(()) => {
                             continue_sent = true;
@@ -584,7 +638,11 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
                 let bare = format!(
                     "HTTP/1.1 500 Internal Server Error\r\nContent-type: text/plain\r\nContent-length: 0\r\nDate: {date}\r\nConnection: close\r\n\r\n"
                 );
-                let written = self.write_all(bare.as_bytes()).await.map(|_| bare.len()).unwrap_or(0);
+                let written = self
+                    .write_all(bare.as_bytes())
+                    .await
+                    .map(|_| bare.len())
+                    .unwrap_or(0);
                 self.access_log(&request_line, 500, written, start);
                 return false;
             }
@@ -602,10 +660,14 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
         {
             close = true;
         }
-        if let Some(p) = pump.as_mut() {
-            if !close && !p.done() && !p.failed && p.receiver_gone() && !p.drain(&mut self.r).await {
-                close = true;
-            }
+        if let Some(p) = pump.as_mut()
+            && !close
+            && !p.done()
+            && !p.failed
+            && p.receiver_gone()
+            && !p.drain(&mut self.r).await
+        {
+            close = true;
         }
 
         let (parts, mut body) = resp.into_parts();
@@ -671,17 +733,22 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
         out.extend_from_slice(b"\r\n");
 
         let mut written = 0usize;
-        let ok = self.write_body(&mut out, &mut body, framing, &mut pump, &mut written).await;
+        let ok = self
+            .write_body(&mut out, &mut body, framing, &mut pump, &mut written)
+            .await;
         drop(body);
         if !ok {
             close = true;
         }
-        if let Some(p) = pump.as_mut() {
-            if !close && !p.done() && !p.failed && !p.drain(&mut self.r).await {
-                // The head already promised keep-alive; closing here is the
-                // best we can do without reading an unbounded body.
-                close = true;
-            }
+        if let Some(p) = pump.as_mut()
+            && !close
+            && !p.done()
+            && !p.failed
+            && !p.drain(&mut self.r).await
+        {
+            // The head already promised keep-alive; closing here is the
+            // best we can do without reading an unbounded body.
+            close = true;
         }
         self.access_log(&request_line, status.as_u16(), written, start);
         !close
@@ -781,9 +848,15 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
 
     /// The next response chunk, while still feeding the request body to a
     /// handler whose response streams it.
-    async fn next_chunk(&mut self, body: &mut Body, pump: &mut Option<Pump>) -> Option<io::Result<Bytes>> {
+    async fn next_chunk(
+        &mut self,
+        body: &mut Body,
+        pump: &mut Option<Pump>,
+    ) -> Option<io::Result<Bytes>> {
         loop {
-            let pumping = pump.as_ref().is_some_and(|p| !p.done() && !p.failed && !p.receiver_gone());
+            let pumping = pump
+                .as_ref()
+                .is_some_and(|p| !p.done() && !p.failed && !p.receiver_gone());
             if !pumping {
                 return body.chunk().await;
             }
@@ -791,10 +864,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
                 biased;
                 c = body.chunk() => return c,
                 r = async { pump.as_mut().expect("guarded").step(&mut self.r).await } => {
-                    if let Err(e) = r {
-                        if let Some(p) = pump.as_mut() {
-                            p.fail(e);
-                        }
+                    if let Err(e) = r
+                        && let Some(p) = pump.as_mut()
+                    {
+                        p.fail(e);
                     }
                 }
             }
@@ -830,7 +903,11 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 fn push_header_name(out: &mut BytesMut, name: &str) {
     let mut upper = true;
     for b in name.bytes() {
-        out.extend_from_slice(&[if upper { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() }]);
+        out.extend_from_slice(&[if upper {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        }]);
         upper = b == b'-';
     }
 }

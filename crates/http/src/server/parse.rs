@@ -78,7 +78,11 @@ pub fn skip_empty_lines(buf: &mut BytesMut) {
 pub fn scan_head(buf: &[u8], max_header_line: usize) -> Result<Option<usize>, HeadError> {
     let line_too_long = |len: usize| max_header_line > 0 && len >= max_header_line;
     let Some(nl) = memchr(b'\n', buf) else {
-        return if buf.len() >= MAX_REQUEST_LINE { Err(HeadError::UriTooLong) } else { Ok(None) };
+        return if buf.len() >= MAX_REQUEST_LINE {
+            Err(HeadError::UriTooLong)
+        } else {
+            Ok(None)
+        };
     };
     if nl + 1 >= MAX_REQUEST_LINE {
         return Err(HeadError::UriTooLong);
@@ -143,7 +147,8 @@ pub fn parse_head(head: &[u8]) -> Result<Head, HeadError> {
         Err(httparse::Error::Version) => return Err(HeadError::VersionNotSupported),
         Err(_) => return Err(HeadError::Malformed),
     }
-    let method = Method::from_bytes(req.method.unwrap_or("").as_bytes()).map_err(|_| HeadError::Malformed)?;
+    let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
+        .map_err(|_| HeadError::Malformed)?;
     let uri = parse_target(req.path.unwrap_or("").as_bytes()).ok_or(HeadError::Malformed)?;
     let version = match req.version {
         Some(0) => Version::HTTP_10,
@@ -159,7 +164,13 @@ pub fn parse_head(head: &[u8]) -> Result<Head, HeadError> {
     let line_end = memchr(b'\n', head).unwrap_or(head.len());
     let line = &head[..line_end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    Ok(Head { method, uri, version, headers, request_line: String::from_utf8_lossy(line).into_owned() })
+    Ok(Head {
+        method,
+        uri,
+        version,
+        headers,
+        request_line: String::from_utf8_lossy(line).into_owned(),
+    })
 }
 
 /// The request target as a `Uri`. eventlet passes any path through, so an
@@ -234,8 +245,14 @@ pub fn body_kind(headers: &HeaderMap) -> Result<BodyKind, HeadError> {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !matches!(c, b' ' | b'\t')).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !matches!(c, b' ' | b'\t')).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t'))
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t'))
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 
@@ -256,29 +273,47 @@ mod tests {
 
     #[test]
     fn scan_limits() {
-        assert_eq!(scan_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 100), Ok(Some(27)));
+        assert_eq!(
+            scan_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 100),
+            Ok(Some(27))
+        );
         assert_eq!(scan_head(b"GET / HTTP/1.1\nHost: x\n\n", 100), Ok(Some(24)));
         assert_eq!(scan_head(b"GET / HTTP/1.1\r\nHost: x\r\n", 100), Ok(None));
         // 98 bytes + CRLF = 100 >= 100: refused, as eventlet's readline does.
         let line = format!("X: {}\r\n", "a".repeat(95));
         assert_eq!(line.len(), 100);
         let req = format!("GET / HTTP/1.1\r\n{line}\r\n");
-        assert_eq!(scan_head(req.as_bytes(), 100), Err(HeadError::HeaderLineTooLong));
+        assert_eq!(
+            scan_head(req.as_bytes(), 100),
+            Err(HeadError::HeaderLineTooLong)
+        );
         assert_eq!(scan_head(req.as_bytes(), 101), Ok(Some(req.len())));
         assert_eq!(scan_head(req.as_bytes(), 0), Ok(Some(req.len())));
         // Refused before the line is complete.
         let partial = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(200));
-        assert_eq!(scan_head(partial.as_bytes(), 100), Err(HeadError::HeaderLineTooLong));
+        assert_eq!(
+            scan_head(partial.as_bytes(), 100),
+            Err(HeadError::HeaderLineTooLong)
+        );
         let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(8200));
         assert_eq!(scan_head(long.as_bytes(), 0), Err(HeadError::UriTooLong));
         assert_eq!(scan_head(&long.as_bytes()[..8191], 0), Ok(None));
-        let many = format!("GET / HTTP/1.1\r\n{}", "X-A: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(2000));
-        assert_eq!(scan_head(many.as_bytes(), 0), Err(HeadError::HeadersTooLarge));
+        let many = format!(
+            "GET / HTTP/1.1\r\n{}",
+            "X-A: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(2000)
+        );
+        assert_eq!(
+            scan_head(many.as_bytes(), 0),
+            Err(HeadError::HeadersTooLarge)
+        );
     }
 
     #[test]
     fn parse_and_frame() {
-        let h = parse_head(b"PUT /v2/images/x/file?a=1 HTTP/1.1\r\nContent-Length: 5\r\nHost: h\r\n\r\n").unwrap();
+        let h = parse_head(
+            b"PUT /v2/images/x/file?a=1 HTTP/1.1\r\nContent-Length: 5\r\nHost: h\r\n\r\n",
+        )
+        .unwrap();
         assert_eq!(h.method, Method::PUT);
         assert_eq!(h.uri.path(), "/v2/images/x/file");
         assert_eq!(h.uri.query(), Some("a=1"));
@@ -287,26 +322,59 @@ mod tests {
         assert_eq!(body_kind(&h.headers), Ok(BodyKind::Length(5)));
         let h = parse_head(b"GET /a|b{c} HTTP/1.0\r\n\r\n").unwrap();
         assert_eq!(h.uri.path(), "/a|b{c}");
-        assert_eq!(parse_target(b"/a\"b^c\x80").unwrap().path(), "/a%22b%5Ec%80");
+        assert_eq!(
+            parse_target(b"/a\"b^c\x80").unwrap().path(),
+            "/a%22b%5Ec%80"
+        );
         assert!(parse_target(b"ht tp://x").is_none());
         assert_eq!(h.version, Version::HTTP_10);
-        assert_eq!(parse_head(b"GET / HTTP/2.0\r\n\r\n").unwrap_err(), HeadError::VersionNotSupported);
-        assert_eq!(parse_head(b"GE(T / HTTP/1.1\r\n\r\n").unwrap_err(), HeadError::Malformed);
+        assert_eq!(
+            parse_head(b"GET / HTTP/2.0\r\n\r\n").unwrap_err(),
+            HeadError::VersionNotSupported
+        );
+        assert_eq!(
+            parse_head(b"GE(T / HTTP/1.1\r\n\r\n").unwrap_err(),
+            HeadError::Malformed
+        );
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(300));
-        assert_eq!(parse_head(many.as_bytes()).unwrap_err(), HeadError::TooManyHeaders);
+        assert_eq!(
+            parse_head(many.as_bytes()).unwrap_err(),
+            HeadError::TooManyHeaders
+        );
 
         let frame = |raw: &str| body_kind(&parse_head(raw.as_bytes()).unwrap().headers);
-        assert_eq!(frame("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), Ok(BodyKind::Chunked));
-        assert_eq!(frame("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"), Ok(BodyKind::Chunked));
-        assert_eq!(frame("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), Err(HeadError::Malformed));
+        assert_eq!(
+            frame("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Ok(BodyKind::Chunked)
+        );
+        assert_eq!(
+            frame("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"),
+            Ok(BodyKind::Chunked)
+        );
+        assert_eq!(
+            frame("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            Err(HeadError::Malformed)
+        );
         assert_eq!(
             frame("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
             Err(HeadError::LengthAndChunked)
         );
-        assert_eq!(frame("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), Err(HeadError::BadContentLength));
-        assert_eq!(frame("POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n"), Err(HeadError::BadContentLength));
-        assert_eq!(frame("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n"), Ok(BodyKind::Length(3)));
-        assert_eq!(frame("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), Ok(BodyKind::Empty));
+        assert_eq!(
+            frame("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
+            Err(HeadError::BadContentLength)
+        );
+        assert_eq!(
+            frame("POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n"),
+            Err(HeadError::BadContentLength)
+        );
+        assert_eq!(
+            frame("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n"),
+            Ok(BodyKind::Length(3))
+        );
+        assert_eq!(
+            frame("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
+            Ok(BodyKind::Empty)
+        );
         assert_eq!(
             frame("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"),
             Err(HeadError::BadContentLength)
@@ -339,10 +407,10 @@ mod tests {
                 raw.push_str(&format!("{n}: {v}\r\n"));
             }
             raw.push_str("\r\n");
-            if let Ok(Some(n)) = scan_head(raw.as_bytes(), 0) {
-                if let Ok(h) = parse_head(&raw.as_bytes()[..n]) {
-                    let _ = body_kind(&h.headers);
-                }
+            if let Ok(Some(n)) = scan_head(raw.as_bytes(), 0)
+                && let Ok(h) = parse_head(&raw.as_bytes()[..n])
+            {
+                let _ = body_kind(&h.headers);
             }
         }
     }
