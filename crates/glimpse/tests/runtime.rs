@@ -482,3 +482,51 @@ fn config_dir_env_override_and_oslo_log_lines() {
     assert_eq!(f[3], "INFO", "{line}");
     assert!(f[5].starts_with("[-] Started child"), "{line}");
 }
+
+#[test]
+fn umask_is_027_in_master_and_workers() {
+    let port = free_port();
+    let srv = start(&base_conf(port, 1, "", ""));
+    assert!(wait_until(Duration::from_secs(5), || srv.workers().len() == 1));
+    for pid in std::iter::once(srv.pid()).chain(srv.workers()) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let umask = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        assert_eq!(
+            umask.split_whitespace().nth(1),
+            Some("0027"),
+            "pid {pid}: {umask}"
+        );
+    }
+}
+
+#[test]
+fn sighup_reloads_the_paste_file_too() {
+    let dir = TempDir::new("pastehup");
+    dir.write("glance-api-paste.ini", PASTE);
+    let port = free_port();
+    let srv = start_in(dir, &base_conf(port, 1, "", ""), &[], true);
+    assert_eq!(srv.get("/healthcheck").status, 200);
+    // Point the healthcheck's disable file at a file that exists.
+    let flag = srv.dir.write("maintenance", "");
+    let paste = PASTE.replace(
+        "disable_by_file_path = /etc/glance/healthcheck_disable",
+        &format!("disable_by_file_path = {}", flag.display()),
+    );
+    srv.dir.write("glance-api-paste.ini", &paste);
+    srv.signal("HUP");
+    assert!(
+        wait_until(Duration::from_secs(10), || srv.get("/healthcheck").status
+            == 503),
+        "{}",
+        srv.log_text()
+    );
+    assert_eq!(srv.get("/healthcheck").text(), "DISABLED BY FILE");
+    // A broken paste file on the next reload keeps the running pipeline.
+    srv.dir
+        .write("glance-api-paste.ini", "[composite:glance-api\nbroken");
+    srv.signal("HUP");
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .log_text()
+        .contains("Reload failed")));
+    assert_eq!(srv.get("/healthcheck").status, 503);
+}

@@ -26,6 +26,33 @@ mod parse;
 pub use date::{http_date, log_date};
 pub use parse::{MAX_HEADERS, MAX_REQUEST_LINE, MAX_TOTAL_HEADER_SIZE};
 
+/// Fuzzing entry point: run the request-head scanner, parser and body
+/// framing, then the chunked decoder over whatever follows, on arbitrary
+/// bytes. Returns whether a head was accepted. Must never panic.
+pub fn fuzz_request(data: &[u8], max_header_line: usize) -> bool {
+    let mut buf = bytes::BytesMut::from(data);
+    parse::skip_empty_lines(&mut buf);
+    let Ok(Some(n)) = parse::scan_head(&buf, max_header_line) else {
+        return false;
+    };
+    let head = buf.split_to(n);
+    let Ok(parsed) = parse::parse_head(&head) else {
+        return false;
+    };
+    if parse::body_kind(&parsed.headers).is_err() {
+        return false;
+    }
+    let mut dec = chunked::Decoder::chunked();
+    for _ in 0..buf.len() + 2 {
+        match dec.decode(&mut buf, 64 * 1024) {
+            Ok(_) if dec.is_done() || buf.is_empty() => break,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    true
+}
+
 use std::borrow::Cow;
 use std::io;
 use std::net::SocketAddr;

@@ -15,6 +15,31 @@ pub(crate) fn oslo_conf(ctx: &FactoryContext) -> Option<&ConfigOpts> {
     })
 }
 
+/// A filter's settings: oslo defaults, read from `[group]` options when the
+/// loader state holds the service configuration, overridden by the paste
+/// section's keys.
+pub(crate) trait FilterSettings: Default + Sized {
+    fn from_conf(conf: &ConfigOpts, paste_conf: &ConfMap) -> Result<Self, String>;
+    fn apply_overrides(&mut self, paste_conf: &ConfMap) -> Result<(), String>;
+}
+
+/// Build a filter's settings for a factory call (oslo.middleware's
+/// `ConfigurableMiddleware` lookup order).
+pub(crate) fn settings_for<S: FilterSettings>(
+    ctx: &FactoryContext,
+    local: &crate::paste::LocalConf,
+) -> Result<S, crate::paste::PasteError> {
+    let merged = ctx.merged_conf(local);
+    match oslo_conf(ctx) {
+        Some(conf) => S::from_conf(conf, &merged),
+        None => {
+            let mut s = S::default();
+            s.apply_overrides(&merged).map(|_| s)
+        }
+    }
+    .map_err(|m| ctx.error(m))
+}
+
 /// Explain a config lookup failure, pointing at the usual cause.
 pub(crate) fn conf_error(group: &str, e: ConfigError) -> String {
     match e {

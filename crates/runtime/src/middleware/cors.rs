@@ -9,7 +9,7 @@ use glimpse_http::{Body, BoxFuture, Handler, Request, Response, SharedHandler};
 use http::header::{HeaderName, HeaderValue, VARY};
 use http::{HeaderMap, Method, StatusCode};
 
-use super::common::{Overrides, conf_error, oslo_conf};
+use super::common::{Overrides, conf_error};
 use crate::paste::{ConfMap, FactoryContext, FactoryRegistry, Filter, LocalConf, PasteError};
 
 pub const GROUP: &str = "cors";
@@ -346,19 +346,20 @@ impl Handler for Cors {
 }
 
 /// `oslo_middleware.cors:filter_factory` / `CORS.factory`.
+impl crate::middleware::common::FilterSettings for Settings {
+    fn from_conf(conf: &ConfigOpts, paste_conf: &ConfMap) -> Result<Self, String> {
+        Settings::from_conf(conf, paste_conf)
+    }
+    fn apply_overrides(&mut self, paste_conf: &ConfMap) -> Result<(), String> {
+        Settings::apply_overrides(self, paste_conf)
+    }
+}
+
 fn factory(ctx: &FactoryContext, local: &LocalConf) -> Result<Filter, PasteError> {
     if !local.contains_key("allowed_origin") && !local.contains_key("oslo_config_project") {
         return Err(ctx.error("allowed_origin or oslo_config_project is required"));
     }
-    let merged = ctx.merged_conf(local);
-    let settings = match oslo_conf(ctx) {
-        Some(conf) => Settings::from_conf(conf, &merged),
-        None => {
-            let mut s = Settings::default();
-            s.apply_overrides(&merged).map(|_| s)
-        }
-    }
-    .map_err(|m| ctx.error(m))?;
+    let settings: Settings = crate::middleware::common::settings_for(ctx, local)?;
     Ok(Cors::filter(settings))
 }
 

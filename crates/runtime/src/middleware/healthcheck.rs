@@ -21,9 +21,7 @@ use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::common::{
-    Overrides, acceptable_offers, conf_error, error_response, oslo_conf, py_json_pretty,
-};
+use super::common::{Overrides, acceptable_offers, conf_error, error_response, py_json_pretty};
 use super::http_proxy_to_wsgi::ForwardedFor;
 use crate::paste::{ConfMap, FactoryContext, FactoryRegistry, LocalConf, PasteError};
 
@@ -579,16 +577,17 @@ impl Handler for Healthcheck {
     }
 }
 
-fn app_factory(ctx: &FactoryContext, local: &LocalConf) -> Result<SharedHandler, PasteError> {
-    let merged = ctx.merged_conf(local);
-    let settings = match oslo_conf(ctx) {
-        Some(conf) => Settings::from_conf(conf, &merged),
-        None => {
-            let mut s = Settings::default();
-            s.apply_overrides(&merged).map(|_| s)
-        }
+impl crate::middleware::common::FilterSettings for Settings {
+    fn from_conf(conf: &ConfigOpts, paste_conf: &ConfMap) -> Result<Self, String> {
+        Settings::from_conf(conf, paste_conf)
     }
-    .map_err(|m| ctx.error(m))?;
+    fn apply_overrides(&mut self, paste_conf: &ConfMap) -> Result<(), String> {
+        Settings::apply_overrides(self, paste_conf)
+    }
+}
+
+fn app_factory(ctx: &FactoryContext, local: &LocalConf) -> Result<SharedHandler, PasteError> {
+    let settings: Settings = crate::middleware::common::settings_for(ctx, local)?;
     Ok(Arc::new(
         Healthcheck::new(&settings, None).map_err(|m| ctx.error(m))?,
     ))

@@ -15,7 +15,7 @@ use glimpse_config::{ConfigError, ConfigOpts, Opt};
 use glimpse_http::{Body, BoxFuture, Handler, Request, Response, SharedHandler};
 use http::StatusCode;
 
-use super::common::{Overrides, conf_error, error_response, oslo_conf};
+use super::common::{Overrides, conf_error, error_response};
 use crate::paste::{ConfMap, FactoryContext, FactoryRegistry, Filter, LocalConf, PasteError};
 
 pub const GROUP: &str = "oslo_middleware";
@@ -185,16 +185,17 @@ impl Handler for RequestBodySizeLimiter {
     }
 }
 
-fn factory(ctx: &FactoryContext, local: &LocalConf) -> Result<Filter, PasteError> {
-    let merged = ctx.merged_conf(local);
-    let settings = match oslo_conf(ctx) {
-        Some(conf) => Settings::from_conf(conf, &merged),
-        None => {
-            let mut s = Settings::default();
-            s.apply_overrides(&merged).map(|_| s)
-        }
+impl crate::middleware::common::FilterSettings for Settings {
+    fn from_conf(conf: &ConfigOpts, paste_conf: &ConfMap) -> Result<Self, String> {
+        Settings::from_conf(conf, paste_conf)
     }
-    .map_err(|m| ctx.error(m))?;
+    fn apply_overrides(&mut self, paste_conf: &ConfMap) -> Result<(), String> {
+        Settings::apply_overrides(self, paste_conf)
+    }
+}
+
+fn factory(ctx: &FactoryContext, local: &LocalConf) -> Result<Filter, PasteError> {
+    let settings: Settings = crate::middleware::common::settings_for(ctx, local)?;
     Ok(RequestBodySizeLimiter::filter(settings))
 }
 

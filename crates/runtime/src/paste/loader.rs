@@ -753,31 +753,15 @@ pub fn load_app_from_str(
     registry: &FactoryRegistry,
     state: Arc<dyn Any + Send + Sync>,
 ) -> Result<SharedHandler, PasteError> {
-    let flavor = flavor.filter(|f| !f.is_empty());
-    let app_name = match flavor {
-        Some(f) => format!("{name}-{f}"),
-        None => name.to_string(),
-    };
-    let env = Env {
-        registry,
-        state,
-        flavor: flavor.map(str::to_string),
-    };
-    let loader = Rc::new(ConfigLoader::from_text(&path.to_string_lossy(), text)?);
-    let built = loader
-        .get_context(&env, ObjType::App, &app_name, None, 0)
-        .and_then(|ctx| ctx.create(&env, 0))
-        .and_then(|b| b.into_app(&app_name));
-    built.map_err(|e| {
-        if e.is_lookup() {
-            PasteError::Load {
-                app_name,
-                conf_file: path.to_string_lossy().into_owned(),
-                cause: Box::new(e),
-            }
-        } else {
-            e
-        }
+    glance_load(path, name, flavor, |app_name, flavor| {
+        let env = Env {
+            registry,
+            state,
+            flavor: flavor.map(str::to_string),
+        };
+        let loader = Rc::new(ConfigLoader::from_text(&path.to_string_lossy(), text)?);
+        let ctx = loader.get_context(&env, ObjType::App, app_name, None, 0)?;
+        ctx.create(&env, 0)?.into_app(app_name)
     })
 }
 
@@ -791,14 +775,27 @@ pub fn load_app(
     registry: &FactoryRegistry,
     state: Arc<dyn Any + Send + Sync>,
 ) -> Result<SharedHandler, PasteError> {
+    let conf_file = py_abspath(path);
+    glance_load(&conf_file, name, flavor, |app_name, flavor| {
+        loadapp(&conf_file, app_name, registry, state, flavor)
+    })
+}
+
+/// The part of `load_paste_app` around the actual load: the flavored name
+/// and Glance's error wrapping.
+fn glance_load(
+    conf_file: &Path,
+    name: &str,
+    flavor: Option<&str>,
+    load: impl FnOnce(&str, Option<&str>) -> Result<SharedHandler, PasteError>,
+) -> Result<SharedHandler, PasteError> {
     let flavor = flavor.filter(|f| !f.is_empty());
     let app_name = match flavor {
         Some(f) => format!("{name}-{f}"),
         None => name.to_string(),
     };
-    let conf_file = py_abspath(path);
     log::debug!("Loading {app_name} from {}", conf_file.display());
-    loadapp(&conf_file, &app_name, registry, state, flavor).map_err(|e| {
+    load(&app_name, flavor).map_err(|e| {
         if e.is_lookup() {
             PasteError::Load {
                 app_name,
