@@ -483,12 +483,24 @@ impl Master {
                         let lived = slot.started.elapsed();
                         if lived < MIN_HEALTHY_LIFETIME {
                             slot.failures += 1;
-                            let delay = BACKOFF_START
-                                .saturating_mul(1u32 << (slot.failures - 1).min(6))
-                                .min(BACKOFF_CAP);
-                            log::warn!(target: LOG,
-                                "Child {pid} ({}) {how} {:.1} s after it started; respawning in {} s (crash loop back-off)",
-                                s.spec.name, lived.as_secs_f64(), delay.as_secs());
+                            // The first early death is respawned at once (it
+                            // may be an operator's kill); a second one in a row
+                            // starts the back-off.
+                            let delay = if slot.failures == 1 {
+                                Duration::ZERO
+                            } else {
+                                BACKOFF_START
+                                    .saturating_mul(1u32 << (slot.failures - 2).min(6))
+                                    .min(BACKOFF_CAP)
+                            };
+                            if delay.is_zero() {
+                                log::warn!(target: LOG, "Child {pid} ({}) {how} {:.1} s after it started; respawning",
+                                    s.spec.name, lived.as_secs_f64());
+                            } else {
+                                log::warn!(target: LOG,
+                                    "Child {pid} ({}) {how} {:.1} s after it started, {} times in a row; respawning in {} s (crash loop back-off)",
+                                    s.spec.name, lived.as_secs_f64(), slot.failures, delay.as_secs());
+                            }
                             slot.respawn_at = Some(Instant::now() + delay);
                         } else {
                             slot.failures = 0;
