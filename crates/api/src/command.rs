@@ -124,6 +124,8 @@ pub struct Loaded {
 /// Every option Glimpse's API service reads, with Glance's names and defaults.
 pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     let d = "DEFAULT";
+    // oslo.log registers its command-line options with dashes (--log-file);
+    // files and getters use the underscore form.
     let opts = [
         Opt::host_address("bind_host").default("0.0.0.0").help("Address to bind the server to."),
         Opt::port("bind_port").default("9292").help("Port number on which the server will listen."),
@@ -145,12 +147,12 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
         Opt::dict("enabled_backends").help("Store identifiers and types (id:type,...); enables multi-store."),
         Opt::int("max_request_id_length").min(0).default("64").help("Maximum length of an inbound X-OpenStack-Request-ID."),
         Opt::bool("debug").short('d').cli().mutable().default("false").help("If set to true, the logging level will be set to DEBUG instead of the default INFO level."),
-        Opt::str("log_file").cli().deprecated(None, Some("logfile")).help("Name of log file to send logging output to."),
-        Opt::str("log_dir").cli().deprecated(None, Some("logdir")).help("Base directory for log_file."),
-        Opt::bool("use_stderr").cli().default("false").help("Log output to standard error."),
-        Opt::bool("use_syslog").cli().default("false").help("Accepted for compatibility; syslog output is not supported, use stderr or a file."),
-        Opt::bool("use_journal").cli().default("false").help("Accepted for compatibility; journald picks up stderr under systemd."),
-        Opt::bool("use_json").cli().default("false").help("Accepted for compatibility; lines are always in oslo.log's text format."),
+        Opt::str("log-file").cli().deprecated(None, Some("logfile")).help("Name of log file to send logging output to."),
+        Opt::str("log-dir").cli().deprecated(None, Some("logdir")).help("Base directory for log_file."),
+        Opt::bool("use-stderr").cli().default("false").help("Log output to standard error."),
+        Opt::bool("use-syslog").cli().default("false").help("Accepted for compatibility; syslog output is not supported, use stderr or a file."),
+        Opt::bool("use-journal").cli().default("false").help("Accepted for compatibility; journald picks up stderr under systemd."),
+        Opt::bool("use-json").cli().default("false").help("Accepted for compatibility; lines are always in oslo.log's text format."),
     ];
     for o in opts {
         conf.register(d, o)?;
