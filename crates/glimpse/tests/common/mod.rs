@@ -426,3 +426,99 @@ pub fn glance_etc() -> Option<PathBuf> {
         }
     }
 }
+
+/// A Python venv with glance==33.0.0 and gunicorn (made by
+/// scripts/test-env.sh), used as the oracle; None (and a loud message) when
+/// absent.
+pub fn glance_venv() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache");
+    let candidates = [
+        std::env::var_os("GLIMPSE_GLANCE_VENV").map(PathBuf::from),
+        Some(root.join("venv")),
+        Some(root.join("bench-venv")),
+    ];
+    for c in candidates.into_iter().flatten() {
+        if c.join("bin/gunicorn").exists() && c.join("bin/glance-manage").exists() {
+            return Some(c);
+        }
+    }
+    eprintln!(
+        "\n*** SKIPPING: no Python venv with glance==33.0.0 and gunicorn. Run scripts/test.sh \
+         (it creates .cache/venv) or set GLIMPSE_GLANCE_VENV. ***\n"
+    );
+    None
+}
+
+/// Python Glance 33 served by gunicorn (Glance 33 has no standalone server),
+/// on a free loopback port, with the given glance-api.conf text and the
+/// stock paste file from the venv.
+pub struct Glance {
+    pub child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl Glance {
+    pub fn start(venv: &Path, conf: &str) -> Glance {
+        let dir = TempDir::new("glance");
+        let port = free_port();
+        let paste = std::fs::read_dir(venv.join("etc/glance"))
+            .ok()
+            .and_then(|_| Some(venv.join("etc/glance/glance-api-paste.ini")))
+            .filter(|p| p.exists())
+            .expect("the venv has etc/glance/glance-api-paste.ini");
+        std::fs::copy(paste, dir.path().join("glance-api-paste.ini")).unwrap();
+        let cfg = dir.write("glance-api.conf", conf);
+        let out = Command::new(venv.join("bin/glance-manage"))
+            .arg("--config-file")
+            .arg(&cfg)
+            .arg("db_sync")
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "glance-manage db_sync: {}", String::from_utf8_lossy(&out.stderr));
+        let log = std::fs::File::create(dir.path().join("gunicorn.log")).unwrap();
+        let child = Command::new(venv.join("bin/gunicorn"))
+            .args(["--workers", "1", "--bind", &format!("127.0.0.1:{port}"), "--timeout", "120"])
+            .arg("glance.wsgi.api:application")
+            .env("OS_GLANCE_CONFIG_DIR", dir.path())
+            .env("HOME", dir.path())
+            .env_remove("PYTHONPATH")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let g = Glance { child, port, dir };
+        let ok = wait_until(Duration::from_secs(60), || {
+            request(g.port, "GET", "/versions", &[], b"").is_ok_and(|r| r.status == 200)
+        });
+        assert!(
+            ok,
+            "Glance 33 did not start: {}",
+            std::fs::read_to_string(g.dir.path().join("gunicorn.log")).unwrap_or_default()
+        );
+        g
+    }
+}
+
+impl Drop for Glance {
+    fn drop(&mut self) {
+        let workers = children_of(self.child.id() as i32);
+        signal(self.child.id() as i32, "TERM");
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for w in workers {
+            signal(w, "KILL");
+        }
+    }
+}

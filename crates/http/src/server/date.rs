@@ -25,16 +25,8 @@ fn civil(t: SystemTime) -> Civil {
         .unwrap_or(0);
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
+    let month = month as usize;
     Civil {
         year,
         month,
@@ -44,6 +36,20 @@ fn civil(t: SystemTime) -> Civil {
         ss: rem % 60,
         weekday: (days.rem_euclid(7)) as usize,
     }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month 1-12, day)
+/// (Howard Hinnant's algorithm). The one calendar routine every layer uses.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT`

@@ -23,7 +23,7 @@ mod chunked;
 mod date;
 mod parse;
 
-pub use date::{http_date, log_date};
+pub use date::{civil_from_days, http_date, log_date};
 pub use parse::{MAX_HEADERS, MAX_REQUEST_LINE, MAX_TOTAL_HEADER_SIZE};
 
 /// Fuzzing entry point: run the request-head scanner, parser and body
