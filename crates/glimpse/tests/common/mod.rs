@@ -462,11 +462,8 @@ impl Glance {
     pub fn start(venv: &Path, conf: &str) -> Glance {
         let dir = TempDir::new("glance");
         let port = free_port();
-        let paste = std::fs::read_dir(venv.join("etc/glance"))
-            .ok()
-            .and_then(|_| Some(venv.join("etc/glance/glance-api-paste.ini")))
-            .filter(|p| p.exists())
-            .expect("the venv has etc/glance/glance-api-paste.ini");
+        let paste = venv.join("etc/glance/glance-api-paste.ini");
+        assert!(paste.exists(), "the venv lacks {}", paste.display());
         std::fs::copy(paste, dir.path().join("glance-api-paste.ini")).unwrap();
         let cfg = dir.write("glance-api.conf", conf);
         let out = Command::new(venv.join("bin/glance-manage"))
