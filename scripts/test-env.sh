@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Prepare what the tests need, cached under .cache/ between runs:
 #  - the stock Glance 33 config files (glance-api.conf, glance-api-paste.ini),
-#    extracted from the glance==33.0.0 wheel on PyPI (never committed).
+#    extracted from the glance==33.0.0 wheel on PyPI (never committed);
+#  - a Python venv at .cache/venv with glance==33.0.0 (plus the PyMySQL and
+#    psycopg2 drivers), the oracle for differential tests such as
+#    crates/db/tests/schema_diff.rs. Tests find it there; nothing is exported.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/.cache"
@@ -22,3 +25,14 @@ PY
     rm -rf "$cache/glance-etc" && mv "$cache/glance-etc.tmp" "$cache/glance-etc"
 fi
 echo "test-env: stock Glance 33 files in $cache/glance-etc"
+venv="$cache/venv"
+if ! "$venv/bin/python" -c 'import glance, pymysql, psycopg2' 2>/dev/null; then
+    echo "test-env: installing glance==33.0.0 into $venv (once; about a minute)"
+    start=$(date +%s)
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --find-links "$cache/wheels" glance==33.0.0 pymysql psycopg2-binary
+    echo "test-env: venv ready in $(( $(date +%s) - start )) s"
+fi
+echo "test-env: Glance 33 venv in $venv"

@@ -167,7 +167,20 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     )?;
     glimpse_runtime::middleware::register_all_opts(conf)?;
     glimpse_runtime::middleware::cors::set_glance_defaults(conf)?;
+    crate::v2::schemas::register_opts(conf)?;
+    glimpse_store::register_opts(conf)?;
     Ok(())
+}
+
+/// Where embedded mode keeps its data: `$GLIMPSE_DATA_DIR`, else
+/// `./glimpse-data`.
+pub fn embedded_data_dir() -> PathBuf {
+    match std::env::var_os("GLIMPSE_DATA_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("."))
+            .join("glimpse-data"),
+    }
 }
 
 /// Extra services' option names (nova's `<api>_listen` pattern); dashes in
@@ -210,7 +223,24 @@ pub fn load(args: &[String]) -> Result<Option<Loaded>, Fatal> {
             .map_err(cli_error)?;
         conf.set_default("DEFAULT", "use_stderr", "true")
             .map_err(cli_error)?;
+        let data = embedded_data_dir();
+        conf.set_default(
+            "glance_store",
+            "filesystem_store_datadir",
+            &format!("{}/images/", data.display()),
+        )
+        .map_err(cli_error)?;
+        conf.set_default(
+            "DEFAULT",
+            "node_staging_uri",
+            &format!("file://{}/staging", data.display()),
+        )
+        .map_err(cli_error)?;
+        conf.set_default("glance_store", "stores", "file")
+            .map_err(cli_error)?;
     }
+    // Per-store groups are known only once enabled_backends is parsed.
+    glimpse_store::register_opts(&mut conf).map_err(cli_error)?;
     // Extra services' options can only be registered once enabled_apis is known.
     let apis = conf
         .get_list("DEFAULT", "enabled_apis")
@@ -306,6 +336,10 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
     let flavor = conf
         .get_str("paste_deploy", "flavor")
         .map_err(Fatal::from)?;
+    // Glance refuses to start on a bad store configuration (exit 3).
+    let stores = glimpse_store::StoreRegistry::from_conf(conf)
+        .map_err(|e| Fatal::new(format!("ERROR: {e}"), 3))?;
+    log::debug!(target: LOG, "Stores: {:?}", stores.user_stores().map(|e| e.id.clone()).collect::<Vec<_>>());
     let state: Arc<dyn std::any::Any + Send + Sync> = conf.clone();
     let registry = factories::registry();
     let (paste_path, paste_text) = paste_source(l)?;

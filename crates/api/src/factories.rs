@@ -40,10 +40,12 @@ fn versions_of(
         .map_err(|e| ctx.error(e.to_string()))
 }
 
-/// The v2 API router (`glance.api.v2.router:API.factory`). Image routes
-/// arrive with the image API; until then every path is Glance's 404/405.
-pub fn v2_router() -> SharedHandler {
-    Arc::new(crate::router::Router::new())
+/// The v2 API router (`glance.api.v2.router:API.factory`). Paths without a
+/// handler yet answer Glance's 404/405.
+pub fn v2_router(conf: &ConfigOpts) -> Result<SharedHandler, String> {
+    let mut router = crate::router::Router::new();
+    crate::v2::add_routes(&mut router, conf)?;
+    Ok(Arc::new(router))
 }
 
 /// Build the registry: the runtime's standard middleware plus the Glance API.
@@ -58,8 +60,8 @@ pub fn registry() -> FactoryRegistry {
             async move { r }
         }))
     });
-    reg.register_app("glance.api.v2.router:API.factory", |_ctx, _local| {
-        Ok(v2_router())
+    reg.register_app("glance.api.v2.router:API.factory", |ctx, _local| {
+        v2_router(conf(ctx)?).map_err(|e| ctx.error(e))
     });
     reg.register_filter(
         "glance.api.middleware.version_negotiation:VersionNegotiationFilter.factory",

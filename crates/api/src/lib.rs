@@ -8,6 +8,7 @@
 //!   filter that stamps `x-openstack-request-id` on responses.
 //! - [`router`]: the route table with Glance's 404/405/501 semantics.
 //! - [`pyjson`]: JSON written byte-for-byte as Python's `json.dumps` does.
+//! - [`v2`]: the v2 handlers (schemas so far).
 //! - [`command`]: `glimpse api`: options, paste loading, the launcher.
 //! - [`factories`]: registers the stock paste factory names
 //!   (`glance.api.versions:create_resource`, ...) with the runtime.
@@ -18,4 +19,5 @@ pub mod factories;
 pub mod negotiation;
 pub mod pyjson;
 pub mod router;
+pub mod v2;
 pub mod versions;

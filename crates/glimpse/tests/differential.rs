@@ -43,20 +43,39 @@ fn same_responses_as_glance_33() {
 
     let port = free_port();
     let mdir = TempDir::new("glimpse-data");
-    let mconf = conf(mdir.path()).replace("workers = 1\n", &format!("workers = 1\nbind_port = {port}\n"));
+    let mconf = conf(mdir.path()).replace(
+        "workers = 1\n",
+        &format!("workers = 1\nbind_port = {port}\n"),
+    );
     let glimpse = start(&mconf);
 
     let accepts = ["", "application/json", "text/html", "text/plain", "*/*"];
-    let mut cases: Vec<(&str, String, Vec<(&str, &str)>)> = Vec::new();
-    for path in ["/", "/versions", "/v1/images", "/v3/x", "/v2.99/images", "/versions/x"] {
+    type Case = (&'static str, String, Vec<(&'static str, &'static str)>);
+    let mut cases: Vec<Case> = Vec::new();
+    for path in [
+        "/",
+        "/versions",
+        "/v1/images",
+        "/v3/x",
+        "/v2.99/images",
+        "/versions/x",
+    ] {
         cases.push(("GET", path.to_string(), vec![]));
     }
     for a in accepts {
-        let h: Vec<(&str, &str)> = if a.is_empty() { vec![] } else { vec![("Accept", a)] };
+        let h: Vec<(&str, &str)> = if a.is_empty() {
+            vec![]
+        } else {
+            vec![("Accept", a)]
+        };
         cases.push(("GET", "/healthcheck".into(), h.clone()));
         cases.push(("HEAD", "/healthcheck".into(), h.clone()));
     }
-    cases.push(("GET", "/".into(), vec![("Accept", "application/vnd.openstack.images-v9")]));
+    cases.push((
+        "GET",
+        "/".into(),
+        vec![("Accept", "application/vnd.openstack.images-v9")],
+    ));
     cases.push(("POST", "/".into(), vec![]));
     cases.push(("DELETE", "/versions".into(), vec![]));
 
@@ -66,22 +85,38 @@ fn same_responses_as_glance_33() {
         let m = request(glimpse.port, method, path, headers, b"").unwrap();
         let label = format!("{method} {path} {headers:?}");
         if g.status != m.status {
-            mismatches.push(format!("{label}: status glance {} glimpse {}", g.status, m.status));
+            mismatches.push(format!(
+                "{label}: status glance {} glimpse {}",
+                g.status, m.status
+            ));
             continue;
         }
         for h in HEADERS_COMPARED {
             if g.header(h) != m.header(h) {
-                mismatches.push(format!("{label}: {h} glance {:?} glimpse {:?}", g.header(h), m.header(h)));
+                mismatches.push(format!(
+                    "{label}: {h} glance {:?} glimpse {:?}",
+                    g.header(h),
+                    m.header(h)
+                ));
             }
         }
-        if g.header("x-openstack-request-id").is_some() != m.header("x-openstack-request-id").is_some() {
+        if g.header("x-openstack-request-id").is_some()
+            != m.header("x-openstack-request-id").is_some()
+        {
             mismatches.push(format!("{label}: x-openstack-request-id presence differs"));
         }
-        let (gb, mb) = (normalise(&g.text(), glance.port), normalise(&m.text(), glimpse.port));
+        let (gb, mb) = (
+            normalise(&g.text(), glance.port),
+            normalise(&m.text(), glimpse.port),
+        );
         if gb != mb {
             mismatches.push(format!("{label}: body\n  glance  {gb:?}\n  glimpse {mb:?}"));
         }
     }
     eprintln!("{} requests compared against Glance 33", cases.len());
-    assert!(mismatches.is_empty(), "differences from Glance 33:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "differences from Glance 33:\n{}",
+        mismatches.join("\n")
+    );
 }

@@ -474,10 +474,21 @@ impl Glance {
             .env("HOME", dir.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "glance-manage db_sync: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "glance-manage db_sync: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let log = std::fs::File::create(dir.path().join("gunicorn.log")).unwrap();
         let child = Command::new(venv.join("bin/gunicorn"))
-            .args(["--workers", "1", "--bind", &format!("127.0.0.1:{port}"), "--timeout", "120"])
+            .args([
+                "--workers",
+                "1",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--timeout",
+                "120",
+            ])
             .arg("glance.wsgi.api:application")
             .env("OS_GLANCE_CONFIG_DIR", dir.path())
             .env("HOME", dir.path())

@@ -1,0 +1,269 @@
+//! `glimpse manage [--config-file F …] db sync|version|check`: the database
+//! part of `glance-manage`, with the same output and exit codes, so scripts
+//! written for glance-manage keep working. The legacy spellings `db_sync`,
+//! `db_version` and `db_check` are accepted too.
+
+use glimpse_config::{ConfigOpts, Parsed};
+
+use crate::config::{self, GROUP};
+use crate::migrate::{self, SchemaState, SyncOutcome};
+use crate::schema::{EXPAND_HEAD, HEAD};
+use crate::{Db, DbError};
+
+const PROG: &str = "glance-manage";
+const ACTIONS: &[&str] = &["check", "sync", "version"];
+
+/// Options that take a value, so their value is not mistaken for the
+/// command word (`--config-file db db sync`).
+fn takes_value(arg: &str) -> bool {
+    !arg.contains('=')
+        && arg.len() > 3
+        && ("--config-file".starts_with(arg) || "--config-dir".starts_with(arg))
+        && arg.starts_with("--config")
+}
+
+/// Splits argv into oslo options and the positional command words.
+fn split_args(args: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut opts = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" || !a.starts_with('-') || a == "-" {
+            let rest = if a == "--" {
+                &args[i + 1..]
+            } else {
+                &args[i..]
+            };
+            return (opts, rest.to_vec());
+        }
+        opts.push(a.clone());
+        if takes_value(a) && i + 1 < args.len() {
+            opts.push(args[i + 1].clone());
+            i += 1;
+        }
+        i += 1;
+    }
+    (opts, Vec::new())
+}
+
+fn usage() -> String {
+    format!(
+        "usage: {PROG} [-h] [--config-dir DIR] [--config-file PATH] [--version]\n\
+         {:width$}{{db,db_sync,db_version,db_check}} ...\n",
+        "",
+        width = PROG.len() + 8
+    )
+}
+
+fn usage_error(message: &str) -> i32 {
+    eprint!("{}", usage());
+    eprintln!("{PROG}: error: {message}");
+    2
+}
+
+/// Runs `glimpse manage` with `args` (after the word `manage`) and returns
+/// the exit status.
+pub fn manage_main(args: &[String]) -> i32 {
+    let (opt_args, words) = split_args(args);
+    let mut conf = ConfigOpts::new("glance", PROG, env!("CARGO_PKG_VERSION"));
+    if let Err(e) = config::register_opts(&mut conf) {
+        eprintln!("ERROR: {e}");
+        return 99;
+    }
+    match conf.parse_args(&opt_args) {
+        Ok(Parsed::Ready) => {}
+        Ok(Parsed::Help(text)) => {
+            println!("{}", text.trim_end());
+            println!(
+                "\ncommands:\n  db sync      create the Glance 33 schema in an empty database\n  \
+                 db version   print the database's alembic revision\n  \
+                 db check     report whether an upgrade is pending (exit 3 if so)"
+            );
+            return 0;
+        }
+        Ok(Parsed::Version(text)) => {
+            println!("{}", text.trim_end());
+            return 0;
+        }
+        Err(e) => {
+            let code = e.exit_code();
+            if e.is_argparse_style() {
+                eprintln!("{e}");
+            } else {
+                eprintln!("ERROR: {e}");
+            }
+            return code;
+        }
+    }
+    let action = match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => return usage_error("the following arguments are required: command"),
+        ["db"] => return usage_error("the following arguments are required: action"),
+        ["db", action, rest @ ..]
+        | [action @ ("db_sync" | "db_version" | "db_check"), rest @ ..] => {
+            let action = action.trim_start_matches("db_");
+            if !ACTIONS.contains(&action) {
+                return usage_error(&format!(
+                    "argument action: invalid choice: '{action}' (choose from {})",
+                    ACTIONS
+                        .iter()
+                        .map(|a| format!("'{a}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            match (action, rest) {
+                (_, []) => action.to_string(),
+                // `db sync <version>` is accepted for the head only.
+                ("sync", [v]) if *v == HEAD || *v == "heads" => action.to_string(),
+                ("sync", [v]) => {
+                    eprintln!(
+                        "Glimpse can only sync to Glance 33's head revision {HEAD}, not {v}."
+                    );
+                    return 1;
+                }
+                _ => return usage_error(&format!("unrecognized arguments: {}", rest.join(" "))),
+            }
+        }
+        [other, ..] => {
+            return usage_error(&format!(
+                "argument command: invalid choice: '{other}' (choose from 'db', 'db_sync', 'db_version', 'db_check')"
+            ));
+        }
+    };
+    let db_conf = match config::from_conf(&conf) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return 1;
+        }
+    };
+    // Only for the built-in default: create the data directory, so that
+    // `glimpse manage db sync` works with no configuration at all.
+    let explicit = conf
+        .get_str(GROUP, "connection")
+        .ok()
+        .flatten()
+        .is_some_and(|c| c != config::default_connection());
+    if !explicit && let Err(e) = std::fs::create_dir_all(config::data_dir()) {
+        eprintln!("ERROR: cannot create {}: {e}", config::data_dir().display());
+        return 1;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ERROR: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(async {
+        let db = match Db::connect(&db_conf).await {
+            Ok(db) => db,
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                return 1;
+            }
+        };
+        let code = match run(&db, &action).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("{}", failure_text(&action, &e));
+                1
+            }
+        };
+        db.close().await;
+        code
+    })
+}
+
+fn failure_text(action: &str, e: &DbError) -> String {
+    match action {
+        "sync" => format!("Failed to sync database: ERROR: {e}"),
+        _ => format!("ERROR: {e}"),
+    }
+}
+
+async fn run(db: &Db, action: &str) -> Result<i32, DbError> {
+    match action {
+        "sync" => {
+            match migrate::sync(db).await? {
+                SyncOutcome::UpToDate => {
+                    println!("Database is up to date. No migrations needed.");
+                }
+                // Glance reports its three phases; one step does all of
+                // them here, but the transcript stays the same.
+                SyncOutcome::Created => {
+                    println!(
+                        "Upgraded database to: {EXPAND_HEAD}, current revision(s): {EXPAND_HEAD}"
+                    );
+                    println!("Database migration is up to date. No migration needed.");
+                    println!("Upgraded database to: {HEAD}, current revision(s): {HEAD}");
+                    println!("Database is synced successfully.");
+                }
+            }
+            Ok(0)
+        }
+        "version" => {
+            let heads = migrate::heads(db).await?;
+            if heads.is_empty() {
+                println!(
+                    "Database is either not under migration control or under legacy \
+                     migration control, please run \"glance-manage db sync\" to place \
+                     the database under alembic migration control."
+                );
+            }
+            for h in heads {
+                println!("{h}");
+            }
+            Ok(0)
+        }
+        "check" => Ok(match migrate::state(db).await? {
+            SchemaState::Current => {
+                println!("Database is up to date. No upgrades needed.");
+                0
+            }
+            SchemaState::Older(heads) if heads.iter().any(|h| h == EXPAND_HEAD) => {
+                println!(
+                    "Your database is not up to date. Your next step is to run \
+                     `glance-manage db contract`."
+                );
+                5
+            }
+            _ => {
+                println!(
+                    "Your database is not up to date. Your first step is to run \
+                     `glance-manage db expand`."
+                );
+                3
+            }
+        }),
+        _ => Ok(2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn splits_options_from_command_words() {
+        let (o, w) = split_args(&s(&["--config-file", "db", "db", "sync"]));
+        assert_eq!((o, w), (s(&["--config-file", "db"]), s(&["db", "sync"])));
+        let (o, w) = split_args(&s(&["--config-file=x", "--config-dir", "d", "db_sync"]));
+        assert_eq!(o, s(&["--config-file=x", "--config-dir", "d"]));
+        assert_eq!(w, s(&["db_sync"]));
+        let (o, w) = split_args(&s(&["--config-f", "c", "db", "version"]));
+        assert_eq!((o.len(), w.len()), (2, 2));
+    }
+}

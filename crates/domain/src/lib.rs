@@ -1,0 +1,36 @@
+//! Glance's image domain rules as pure functions: no I/O, no clock, no
+//! configuration lookups (limits and flags are passed in).
+//!
+//! Tour:
+//! - [`error`]: [`DomainError`], the one place rule violations map to
+//!   Glance's HTTP statuses and texts.
+//! - [`image`]: the [`Image`] model (core fields, extra properties, tags,
+//!   locations), members, and the status machine (`set_status`,
+//!   `delete`, `deactivate`, `reactivate`).
+//! - [`props`]: read-only/reserved keys, the create-body rules
+//!   ([`props::parse_create`]), 4-byte UTF-8, `min_*` limits, quotas.
+//! - [`schema`]: the `/v2/schemas/*` documents and a validator for the
+//!   JSON-schema subset the image schema uses.
+//! - [`render`]: the image JSON, the list body and its `first`/`next`
+//!   links, key for key as Glance writes them.
+//! - [`patch`]: PATCH bodies in both JSON-patch dialects.
+//! - [`query`]: `GET /v2/images` parameters into a [`ListQuery`].
+//! - [`py`]: the Python built-ins Glance's behaviour leans on (`int()`,
+//!   `strip()`, `iso8601`, `urlencode`, WebOb query parsing).
+
+#![recursion_limit = "512"]
+
+pub mod error;
+pub mod image;
+pub mod patch;
+pub mod props;
+pub mod py;
+pub mod query;
+pub mod render;
+pub mod schema;
+
+pub use error::DomainError;
+pub use image::{ExtraProperties, Image, ImageStatus, Location, Member, MemberStatus, Visibility};
+pub use patch::{PatchChange, PatchDialect, PatchOp, parse_patch};
+pub use query::{Filter, ListLimits, ListQuery, SortDir, parse_list_query};
+pub use render::{RenderOptions, image_json};

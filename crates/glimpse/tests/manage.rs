@@ -1,0 +1,81 @@
+//! `glimpse manage … db sync|version|check`, black-box (SQLite).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+
+const HEAD: &str = "2024_1_contract01";
+
+fn manage(dir: &TempDir, conf: &std::path::Path, words: &[&str]) -> (Option<i32>, String, String) {
+    let conf = conf.to_string_lossy().into_owned();
+    let mut args = vec!["manage", "--config-file", conf.as_str()];
+    args.extend_from_slice(words);
+    run(&args, dir.path())
+}
+
+#[test]
+fn db_sync_then_version_then_sync_again_is_a_noop() {
+    let dir = TempDir::new("manage");
+    let db = dir.path().join("glance.sqlite");
+    let conf = dir.write(
+        "glance-api.conf",
+        &format!("[database]\nconnection = sqlite:///{}\n", db.display()),
+    );
+
+    let (code, out, err) = manage(&dir, &conf, &["db", "version"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("not under migration control"), "{out}");
+    let (code, out, _) = manage(&dir, &conf, &["db", "check"]);
+    assert_eq!(code, Some(3), "{out}");
+
+    let (code, out, err) = manage(&dir, &conf, &["db", "sync"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.ends_with("Database is synced successfully.\n"), "{out}");
+    assert!(db.exists());
+
+    let (code, out, err) = manage(&dir, &conf, &["db", "version"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), format!("{HEAD}\n").as_str()),
+        "{err}"
+    );
+
+    let before = std::fs::metadata(&db).unwrap().len();
+    let (code, out, _) = manage(&dir, &conf, &["db", "sync"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "Database is up to date. No migrations needed.\n");
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), before);
+
+    // The legacy spelling and `db check` agree.
+    let (code, out, _) = manage(&dir, &conf, &["db_check"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "Database is up to date. No upgrades needed.\n")
+    );
+}
+
+#[test]
+fn bad_urls_and_commands_are_reported() {
+    let dir = TempDir::new("manage-bad");
+    let conf = dir.write(
+        "glance-api.conf",
+        "[database]\nconnection = mysql+pymysql://glance:hunter2@db:notaport/glance\n",
+    );
+    let (code, _, err) = manage(&dir, &conf, &["db", "sync"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("glance:***@db:notaport") && !err.contains("hunter2"),
+        "{err}"
+    );
+
+    let (code, _, err) = manage(&dir, &conf, &["db", "frob"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("invalid choice: 'frob'"), "{err}");
+    let (code, _, err) = manage(&dir, &conf, &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("the following arguments are required: command"),
+        "{err}"
+    );
+}
