@@ -2,8 +2,8 @@
 # Prepare what the tests need, cached under .cache/ between runs:
 #  - the stock Glance 33 config files (glance-api.conf, glance-api-paste.ini),
 #    extracted from the glance==33.0.0 wheel on PyPI (never committed);
-#  - a Python venv at .cache/venv with glance==33.0.0 (plus the PyMySQL and
-#    psycopg2 drivers), the oracle for differential tests such as
+#  - a Python venv at .cache/venv with glance==33.0.0, gunicorn (to serve it),
+#    and the PyMySQL and psycopg2 drivers, the oracle for differential tests such as
 #    crates/db/tests/schema_diff.rs. Tests find it there; nothing is exported.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,13 +26,13 @@ PY
 fi
 echo "test-env: stock Glance 33 files in $cache/glance-etc"
 venv="$cache/venv"
-if ! "$venv/bin/python" -c 'import glance, pymysql, psycopg2' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import glance, glance_store, gunicorn, pymysql, psycopg2' 2>/dev/null; then
     echo "test-env: installing glance==33.0.0 into $venv (once; about a minute)"
     start=$(date +%s)
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --find-links "$cache/wheels" glance==33.0.0 pymysql psycopg2-binary
+        --find-links "$cache/wheels" glance==33.0.0 gunicorn pymysql psycopg2-binary
     echo "test-env: venv ready in $(( $(date +%s) - start )) s"
 fi
 echo "test-env: Glance 33 venv in $venv"

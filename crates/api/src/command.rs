@@ -169,18 +169,15 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     glimpse_runtime::middleware::cors::set_glance_defaults(conf)?;
     crate::v2::schemas::register_opts(conf)?;
     glimpse_store::register_opts(conf)?;
+    glimpse_db::config::register_opts(conf)?;
     Ok(())
 }
 
-/// Where embedded mode keeps its data: `$GLIMPSE_DATA_DIR`, else
-/// `./glimpse-data`.
+/// Where embedded mode keeps its data: the database layer's rule
+/// (`$GLIMPSE_DATA_DIR`, else `./glimpse-data`), so the SQLite file and the
+/// image directory sit side by side.
 pub fn embedded_data_dir() -> PathBuf {
-    match std::env::var_os("GLIMPSE_DATA_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => std::env::current_dir()
-            .unwrap_or_else(|_| PathBuf::from("."))
-            .join("glimpse-data"),
-    }
+    glimpse_db::config::data_dir()
 }
 
 /// Extra services' option names (nova's `<api>_listen` pattern); dashes in

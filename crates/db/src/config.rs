@@ -11,12 +11,15 @@ use crate::{DbConfig, DbError, DbUrl};
 pub const GROUP: &str = "database";
 
 /// Where the default SQLite database lives: `$GLIMPSE_DATA_DIR`, else
-/// `./glimpse-data` (relative to the working directory).
+/// `./glimpse-data` made absolute at start-up (the same rule as
+/// `glimpse_api::command::embedded_data_dir`), so a later chdir cannot move it.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("GLIMPSE_DATA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("glimpse-data"))
+    match std::env::var_os("GLIMPSE_DATA_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("."))
+            .join("glimpse-data"),
+    }
 }
 
 /// The default `[database] connection`: `sqlite:///<data dir>/glance.sqlite`

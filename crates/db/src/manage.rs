@@ -61,10 +61,47 @@ fn usage_error(message: &str) -> i32 {
     2
 }
 
+/// glance-manage reads the default files of both glance-api and
+/// glance-manage (`glance.conf`, `glance-api.conf`, `glance.conf`,
+/// `glance-manage.conf`, each the first found in oslo's search dirs, and the
+/// matching `.conf.d` dirs), so `db sync` needs no `--config-file` on a
+/// configured host. The config crate searches one program's names; the
+/// others are passed as explicit options, unless the command line has its own.
+fn with_default_files(mut opt_args: Vec<String>) -> Vec<String> {
+    let given = |flag: &str| {
+        opt_args
+            .iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    let (files, dirs) = (!given("--config-file"), !given("--config-dir"));
+    let search = glimpse_config::SearchPaths::from_env().dirs("glance");
+    let first = |name: &str| search.iter().map(|d| d.join(name)).find(|p| p.exists());
+    let mut extra = Vec::new();
+    for prog in ["glance-api", "glance-manage"] {
+        for (wanted, flag, ext) in [
+            (files, "--config-file", ".conf"),
+            (dirs, "--config-dir", ".conf.d"),
+        ] {
+            if !wanted {
+                continue;
+            }
+            for name in ["glance", prog] {
+                if let Some(p) = first(&format!("{name}{ext}")) {
+                    extra.push(flag.to_string());
+                    extra.push(p.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    extra.append(&mut opt_args);
+    extra
+}
+
 /// Runs `glimpse manage` with `args` (after the word `manage`) and returns
 /// the exit status.
 pub fn manage_main(args: &[String]) -> i32 {
     let (opt_args, words) = split_args(args);
+    let opt_args = with_default_files(opt_args);
     let mut conf = ConfigOpts::new("glance", PROG, env!("CARGO_PKG_VERSION"));
     if let Err(e) = config::register_opts(&mut conf) {
         eprintln!("ERROR: {e}");

@@ -2,7 +2,7 @@
 //! Glimpse stores is read back by glance_store from the same location URI,
 //! and the other way round, byte for byte.
 //!
-//! Needs the bench venv (`.cache/bench-venv`, or `GLIMPSE_BENCH_VENV`);
+//! Needs the Glance 33 venv (`.cache/venv` from scripts/test-env.sh, or `GLIMPSE_GLANCE_VENV`);
 //! without it the test says SKIPPED and passes.
 
 use std::io;
@@ -56,17 +56,21 @@ elif mode == "exists":
 "#;
 
 fn python() -> Option<PathBuf> {
-    let venv = std::env::var_os("GLIMPSE_BENCH_VENV")
+    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache");
+    let venv = std::env::var_os("GLIMPSE_GLANCE_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/bench-venv")
-        });
+        .or_else(|| {
+            [cache.join("venv"), cache.join("bench-venv")]
+                .into_iter()
+                .find(|v| v.join("bin/python").exists())
+        })
+        .unwrap_or_else(|| cache.join("venv"));
     // Canonical, because Python finds its venv lexically from argv[0].
     let venv = std::fs::canonicalize(&venv).unwrap_or(venv);
     let py = venv.join("bin/python");
     if !py.exists() {
         eprintln!(
-            "SKIPPED glance_store interop: no Python venv at {} (set GLIMPSE_BENCH_VENV)",
+            "SKIPPED glance_store interop: no Python venv at {} (run scripts/test-env.sh or set GLIMPSE_GLANCE_VENV)",
             venv.display()
         );
         return None;
