@@ -42,7 +42,21 @@ pub fn api_main(args: &[String]) -> i32 {
         return 1;
     }
     if loaded.embedded {
-        log::warn!(target: LOG, "No configuration file found: running on embedded defaults (127.0.0.1:9292, built-in paste pipeline)");
+        let host = loaded
+            .conf
+            .get_str("DEFAULT", "bind_host")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let port = loaded
+            .conf
+            .get_int("DEFAULT", "bind_port")
+            .ok()
+            .flatten()
+            .unwrap_or(9292);
+        log::warn!(target: LOG,
+            "No configuration file found: running on embedded defaults ({host}:{port}, built-in paste pipeline, data in {})",
+            embedded_data_dir().display());
     }
     let generation = match build_generation(&loaded) {
         Ok(g) => g,
@@ -58,9 +72,10 @@ pub fn api_main(args: &[String]) -> i32 {
         let next = match load(&args) {
             Ok(Some(l)) => l,
             Ok(None) => return Err("unexpected --help/--version on reload".into()),
-            Err(e) => return Err(e.message),
+            Err(e) => return Err(e.message.trim_start_matches("ERROR: ").to_string()),
         };
-        let g = build_generation(&next).map_err(|e| e.message)?;
+        let g = build_generation(&next)
+            .map_err(|e| e.message.trim_start_matches("ERROR: ").to_string())?;
         // Every option takes effect: the new generation is built from scratch.
         for change in current.conf.changed_options(&next.conf) {
             log::info!(target: LOG, "Option {}.{} changed from [{}] to [{}]", change.group, change.name, change.old, change.new);
