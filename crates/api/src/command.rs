@@ -160,6 +160,8 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
         Opt::str("public_endpoint").help("Public URL used in the versions document instead of the request's host."),
         Opt::str("image_cache_dir").help("Base directory of the image cache; enables the cache API versions."),
         Opt::dict("enabled_backends").help("Store identifiers and types (id:type,...); enables multi-store."),
+        Opt::str("hashing_algorithm").default("sha512").help("Secure hash algorithm for os_hash_value (any of md5, sha1, sha224, sha256, sha384, sha512)."),
+        Opt::int("image_size_cap").min(1).default("1099511627776").help("Maximum size of image data in bytes (default 1 TiB)."),
         Opt::int("max_request_id_length").min(0).default("64").help("Maximum length of an inbound X-OpenStack-Request-ID."),
         Opt::bool("debug").short('d').cli().mutable().default("false").help("If set to true, the logging level will be set to DEBUG instead of the default INFO level."),
         Opt::str("log-file").cli().deprecated(None, Some("logfile")).help("Name of log file to send logging output to."),
@@ -183,6 +185,7 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     glimpse_runtime::middleware::register_all_opts(conf)?;
     glimpse_runtime::middleware::cors::set_glance_defaults(conf)?;
     crate::v2::schemas::register_opts(conf)?;
+    crate::v2::info::register_opts(conf)?;
     glimpse_store::register_opts(conf)?;
     glimpse_db::config::register_opts(conf)?;
     Ok(())
@@ -348,6 +351,12 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
     let flavor = conf
         .get_str("paste_deploy", "flavor")
         .map_err(Fatal::from)?;
+    // Glance discovers a bad hashing algorithm at the first upload; refuse
+    // to start instead.
+    if let Some(algo) = get_str(conf, "hashing_algorithm")? {
+        crate::v2::data::HashAlgo::from_name(&algo)
+            .map_err(|e| Fatal::new(format!("ERROR: {e}"), 5))?;
+    }
     // Glance refuses to start on a bad store configuration (exit 3).
     let stores = glimpse_store::StoreRegistry::from_conf(conf)
         .map_err(|e| Fatal::new(format!("ERROR: {e}"), 3))?;

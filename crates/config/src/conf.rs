@@ -5,7 +5,7 @@
 //! `OS_<GROUP>__<OPT>`, config files (newest first; within a file the
 //! current name beats deprecated names), `set_default`, the opt default.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -681,7 +681,7 @@ impl ConfigOpts {
         &self,
         group: &str,
         name: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
+    ) -> Result<Option<crate::value::Dict>, ConfigError> {
         match self.get(group, name)? {
             Value::None => Ok(None),
             Value::Dict(d) => Ok(Some(d)),

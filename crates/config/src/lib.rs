@@ -49,4 +49,4 @@ pub use error::{ConfigError, Location};
 pub use ini::{IniEntry, IniError, IniFile, parse_ini_str};
 pub use opt::{DeprecatedName, ListItem, Opt, OptKind};
 pub use search::SearchPaths;
-pub use value::Value;
+pub use value::{Dict, Value};

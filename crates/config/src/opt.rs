@@ -3,7 +3,6 @@
 //! Conversion is text → `Value` with oslo's exact failure messages; the
 //! caller wraps failures with the option name and value location.
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::pyfmt::{py_float, py_g, py_int, py_repr, py_strip};
@@ -592,7 +591,7 @@ impl Opt {
             }
             t = if t.len() >= 2 { &t[1..t.len() - 1] } else { "" };
         }
-        let mut out = BTreeMap::new();
+        let mut out = crate::value::Dict::new();
         if t.is_empty() {
             return Ok(Value::Dict(out));
         }

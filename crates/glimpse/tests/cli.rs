@@ -255,3 +255,21 @@ fn configuration_reference_matches_the_binary() {
         "docs/configuration.md is stale: regenerate it with `glimpse sample-config`"
     );
 }
+
+#[test]
+fn unknown_hashing_algorithm_is_refused_at_start_up() {
+    let dir = TempDir::new("hash");
+    let (code, _, err) = run_api(
+        &dir,
+        &format!(
+            "[DEFAULT]\nbind_port = {}\nhashing_algorithm = sha123\n",
+            free_port()
+        ),
+        &[],
+    );
+    assert_eq!(code, Some(5), "{err}");
+    assert!(
+        err.contains("Unknown hashing algorithm identifier: sha123"),
+        "{err}"
+    );
+}

@@ -9,9 +9,14 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 type BoxStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
 
@@ -27,6 +32,80 @@ enum Inner {
     Full(Option<Bytes>),
     Stream(BoxStream),
     Channel(mpsc::Receiver<io::Result<Bytes>>),
+    File(FileSlice),
+}
+
+/// Largest chunk read from a file body when it is streamed rather than
+/// sent with `sendfile(2)` (TLS, middleware reading the body).
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// A byte range of an open file: `pos..end`, read with positioned reads so
+/// the file offset is never shared state.
+pub(crate) struct FileSlice {
+    pub(crate) file: Arc<File>,
+    pub(crate) pos: u64,
+    pub(crate) end: u64,
+    /// The read in flight on the blocking pool, if any.
+    pending: Option<JoinHandle<io::Result<Bytes>>>,
+}
+
+impl FileSlice {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        loop {
+            if let Some(task) = self.pending.as_mut() {
+                let r = match Pin::new(task).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(r)) => r,
+                    Poll::Ready(Err(e)) => Err(io::Error::other(e)),
+                };
+                self.pending = None;
+                return Poll::Ready(Some(self.advance(r)));
+            }
+            if self.pos >= self.end {
+                return Poll::Ready(None);
+            }
+            let want = usize::try_from(self.end - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(FILE_CHUNK);
+            let (file, pos) = (self.file.clone(), self.pos);
+            match tokio::runtime::Handle::try_current() {
+                // Disk reads block; keep them off the async workers.
+                Ok(h) => self.pending = Some(h.spawn_blocking(move || pread(&file, pos, want))),
+                // Polled outside a runtime: just read.
+                Err(_) => return Poll::Ready(Some(self.advance(pread(&file, pos, want)))),
+            }
+        }
+    }
+
+    fn advance(&mut self, r: io::Result<Bytes>) -> io::Result<Bytes> {
+        let b = r?;
+        if b.is_empty() {
+            // The file is shorter than the slice promised (truncated under us).
+            self.pos = self.end;
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file ended before the end of the body",
+            ));
+        }
+        self.pos += b.len() as u64;
+        Ok(b)
+    }
+}
+
+/// One positioned read of up to `want` bytes (short only at end of file).
+fn pread(file: &File, pos: u64, want: usize) -> io::Result<Bytes> {
+    let mut buf = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        match file.read_at(&mut buf[got..], pos + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok(Bytes::from(buf))
 }
 
 /// The sending half of an incoming body (see [`Body::channel`]).
@@ -72,6 +151,31 @@ impl Body {
         }
     }
 
+    /// `len` bytes of `file` starting at `offset` (a store's file slice).
+    /// On a plain TCP connection the server sends it with `sendfile(2)`;
+    /// otherwise it is read in chunks. The file must hold the whole range:
+    /// a shorter file ends the body with an error (and the connection).
+    pub fn from_file(file: File, offset: u64, len: u64) -> Self {
+        Body {
+            inner: Inner::File(FileSlice {
+                file: Arc::new(file),
+                pos: offset,
+                end: offset.saturating_add(len),
+                pending: None,
+            }),
+            len: Some(len),
+        }
+    }
+
+    /// The unread file range, when this is an untouched file body and so
+    /// can be sent straight from the page cache.
+    pub(crate) fn file_slice(&mut self) -> Option<&mut FileSlice> {
+        match &mut self.inner {
+            Inner::File(f) if f.pending.is_none() => Some(f),
+            _ => None,
+        }
+    }
+
     /// A body fed from elsewhere (the server uses this for request bodies).
     pub fn channel(capacity: usize, len: Option<u64>) -> (BodySender, Body) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
@@ -101,6 +205,7 @@ impl Body {
             Inner::Full(b) => Poll::Ready(b.take().filter(|b| !b.is_empty()).map(Ok)),
             Inner::Stream(s) => s.as_mut().poll_next(cx),
             Inner::Channel(rx) => rx.poll_recv(cx),
+            Inner::File(f) => f.poll_chunk(cx),
         }
     }
 
@@ -149,6 +254,7 @@ impl fmt::Debug for Body {
             Inner::Full(_) => "full",
             Inner::Stream(_) => "stream",
             Inner::Channel(_) => "channel",
+            Inner::File(_) => "file",
         };
         f.debug_struct("Body")
             .field("kind", &kind)

@@ -212,7 +212,7 @@ impl StoreRegistry {
 
     fn multi_from_conf(
         conf: &ConfigOpts,
-        backends: &std::collections::BTreeMap<String, String>,
+        backends: &glimpse_config::Dict,
     ) -> Result<StoreRegistry> {
         if backends.keys().any(|k| k.starts_with("os_glance_")) {
             return Err(StoreError::Config(

@@ -65,11 +65,13 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Version};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use crate::body::BodySender;
+use crate::body::{BodySender, FileSlice};
 use crate::ext::ConnInfo;
 use crate::{Body, SharedHandler};
 use chunked::{Decoder, Step};
@@ -236,14 +238,21 @@ pub async fn serve(
         conns.spawn(async move {
             let _permit = permit;
             match acceptor {
-                None => Conn::new(stream, ctx, "http").run().await,
+                None => {
+                    // Owned halves keep the TcpStream reachable for sendfile.
+                    let (rd, wr) = stream.into_split();
+                    Conn::new(rd, wr, ctx, "http").run().await
+                }
                 Some(acc) => {
                     let limit = ctx
                         .cfg
                         .client_socket_timeout
                         .map_or(TLS_HANDSHAKE_TIMEOUT, |t| t.min(TLS_HANDSHAKE_TIMEOUT));
                     match tokio::time::timeout(limit, acc.accept(stream)).await {
-                        Ok(Ok(tls)) => Conn::new(tls, ctx, "https").run().await,
+                        Ok(Ok(tls)) => {
+                            let (rd, wr) = tokio::io::split(tls);
+                            Conn::new(rd, wr, ctx, "https").run().await
+                        }
                         Ok(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
                         Err(_) => log::debug!("TLS handshake with {peer} timed out"),
                     }
@@ -301,13 +310,13 @@ async fn timed<T>(
 }
 
 /// The reading side of a connection and its buffer.
-struct Reader<S> {
-    rd: ReadHalf<S>,
+struct Reader<R> {
+    rd: R,
     buf: BytesMut,
     timeout: Option<Duration>,
 }
 
-impl<S: AsyncRead> Reader<S> {
+impl<R: AsyncRead + Unpin> Reader<R> {
     /// Read more bytes; cancel-safe. EOF is an error here.
     async fn fill(&mut self) -> io::Result<()> {
         self.buf.reserve(BODY_CHUNK.min(16 * 1024));
@@ -339,7 +348,7 @@ impl Pump {
 
     /// Deliver (or, with no receiver, discard) one piece of body.
     /// Cancel-safe: bytes are only decoded once they can be delivered.
-    async fn step<S: AsyncRead>(&mut self, r: &mut Reader<S>) -> io::Result<()> {
+    async fn step<R: AsyncRead + Unpin>(&mut self, r: &mut Reader<R>) -> io::Result<()> {
         let permit = match &self.tx {
             Some(tx) => tx.clone().reserve_owned().await.ok(),
             None => None,
@@ -384,7 +393,7 @@ impl Pump {
 
     /// Discard what is left of the body, up to [`DRAIN_LIMIT`]; true if it
     /// was all read.
-    async fn drain<S: AsyncRead>(&mut self, r: &mut Reader<S>) -> bool {
+    async fn drain<R: AsyncRead + Unpin>(&mut self, r: &mut Reader<R>) -> bool {
         if !self.receiver_gone() {
             // Someone still expects the rest; don't steal it.
             return false;
@@ -440,16 +449,32 @@ enum Framing {
     UntilClose,
 }
 
-struct Conn<S> {
-    r: Reader<S>,
-    wr: WriteHalf<S>,
+/// The writing half of a connection; a plain TCP socket also offers
+/// itself for `sendfile(2)`.
+trait WriteSide: AsyncWrite + Unpin + Send {
+    fn tcp(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
+impl WriteSide for OwnedWriteHalf {
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self.as_ref())
+    }
+}
+
+// TLS (and anything else split generically) has no raw socket to send to.
+impl<S: AsyncRead + AsyncWrite + Send> WriteSide for WriteHalf<S> {}
+
+struct Conn<R, W> {
+    r: Reader<R>,
+    wr: W,
     ctx: ConnCtx,
     scheme: &'static str,
 }
 
-impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
-    fn new(stream: S, ctx: ConnCtx, scheme: &'static str) -> Self {
-        let (rd, wr) = tokio::io::split(stream);
+impl<R: AsyncRead + Unpin + Send, W: WriteSide> Conn<R, W> {
+    fn new(rd: R, wr: W, ctx: ConnCtx, scheme: &'static str) -> Self {
         let timeout = ctx.cfg.client_socket_timeout;
         Conn {
             r: Reader {
@@ -794,6 +819,31 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
         if framing == Framing::None {
             return self.flush(out, written).await;
         }
+        // Zero-copy: a file body on plain TCP goes straight from the page
+        // cache, unless a request body is still being fed to the handler
+        // (the select loop below interleaves that).
+        let timeout = self.r.timeout;
+        let pump_idle = pump
+            .as_ref()
+            .is_none_or(|p| p.done() || p.failed || p.receiver_gone());
+        if let Framing::Length(n) = framing
+            && n > 0
+            && pump_idle
+            && let Some(tcp) = self.wr.tcp()
+            && let Some(slice) = body.file_slice()
+            && slice.end - slice.pos == n
+        {
+            let r = send_file(tcp, timeout, out, slice, written).await;
+            out.clear();
+            return match r {
+                Ok(()) => true,
+                Err(e) => {
+                    // Mostly a client that went away; the connection just ends.
+                    log::debug!("sending file body to {}: {e}", self.ctx.peer);
+                    false
+                }
+            };
+        }
         let mut sent: u64 = 0;
         let mut complete = true;
         // Coalesce a small, immediately available first chunk with the head.
@@ -913,6 +963,80 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn<S> {
                 written,
                 start.elapsed().as_secs_f64()
             );
+        }
+    }
+}
+
+/// Largest count passed to one sendfile call (the kernel caps it near 2 GiB).
+const MAX_SENDFILE: u64 = 1 << 30;
+
+/// Write the response head, then the file range, to a plain TCP socket.
+/// Partial writes continue where they stopped; EAGAIN waits for
+/// writability (each wait bounded by the socket timeout). sendfile reads
+/// the file synchronously: on a page-cache miss the worker thread waits for
+/// the disk, as with any buffered read.
+async fn send_file(
+    tcp: &TcpStream,
+    timeout: Option<Duration>,
+    head: &[u8],
+    slice: &mut FileSlice,
+    written: &mut usize,
+) -> io::Result<()> {
+    use nix::sys::socket::{MsgFlags, send};
+    use std::os::fd::AsRawFd;
+    let fd = tcp.as_raw_fd();
+    let mut off = 0;
+    while off < head.len() {
+        // MSG_MORE: let the head share a segment with the first file bytes.
+        let n = write_op(tcp, timeout, || {
+            send(
+                fd,
+                &head[off..],
+                MsgFlags::from_bits_retain(nix::libc::MSG_MORE) | MsgFlags::MSG_NOSIGNAL,
+            )
+            .map_err(io::Error::from)
+        })
+        .await?;
+        off += n;
+        *written += n;
+    }
+    while slice.pos < slice.end {
+        let count = (slice.end - slice.pos).min(MAX_SENDFILE) as usize;
+        let mut offset = i64::try_from(slice.pos)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+        let file = &*slice.file;
+        let n = write_op(tcp, timeout, || {
+            nix::sys::sendfile::sendfile64(tcp, file, Some(&mut offset), count)
+                .map_err(io::Error::from)
+        })
+        .await?;
+        if n == 0 {
+            // The file is shorter than the promised Content-Length.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file ended before the end of the body",
+            ));
+        }
+        slice.pos += n as u64;
+        *written += n;
+    }
+    Ok(())
+}
+
+/// Run a non-blocking write syscall once the socket is writable, retrying
+/// on EAGAIN (tokio then clears the readiness) and EINTR.
+async fn write_op(
+    tcp: &TcpStream,
+    timeout: Option<Duration>,
+    mut f: impl FnMut() -> io::Result<usize>,
+) -> io::Result<usize> {
+    loop {
+        timed(timeout, tcp.writable()).await?;
+        match tcp.try_io(Interest::WRITABLE, &mut f) {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
         }
     }
 }
