@@ -7,13 +7,6 @@ mod common;
 
 use common::*;
 
-fn fixture(name: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../api/tests/data")
-        .join(name);
-    std::fs::read(&p).unwrap()
-}
-
 #[test]
 fn stock_schemas_match_glance_bytes() {
     let srv = start(&base_conf(free_port(), 1, "", ""));

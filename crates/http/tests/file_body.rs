@@ -4,6 +4,9 @@
 //! away mid-transfer.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::read_resp;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 use glimpse_http::server::{ServerConfig, Shutdown, ShutdownTrigger, serve};
 use glimpse_http::socket::{BindOptions, bind};
 use glimpse_http::{Body, Request, Response, SharedHandler, handler_fn};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// `/sf?off=O&len=N`: the file slice as a file body (sendfile on TCP);
@@ -117,51 +120,6 @@ impl Drop for TempFile {
     }
 }
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-async fn read_resp<R: AsyncBufRead + Unpin>(r: &mut R, head_only: bool) -> std::io::Result<Resp> {
-    let mut line = String::new();
-    if r.read_line(&mut line).await? == 0 {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
-    }
-    let status = line.split(' ').nth(1).unwrap().parse().unwrap();
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        r.read_line(&mut line).await?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l.split_once(": ").unwrap();
-        headers.push((k.to_string(), v.to_string()));
-    }
-    let mut resp = Resp {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    if !head_only {
-        let n: usize = resp.header("content-length").unwrap().parse().unwrap();
-        resp.body = vec![0; n];
-        r.read_exact(&mut resp.body).await?;
-    }
-    Ok(resp)
-}
-
 /// Requests on one keep-alive connection: full file, slices, an empty
 /// slice and HEAD, each byte-exact and each leaving the connection usable.
 async fn exercise<S>(c: &mut BufReader<S>, f: &TempFile, route: &str)
@@ -181,7 +139,7 @@ where
         let req = format!("GET /{route}?off={off}&len={len} HTTP/1.1\r\nHost: x\r\n\r\n");
         c.get_mut().write_all(req.as_bytes()).await.unwrap();
         let r = read_resp(c, false).await.unwrap();
-        assert_eq!(r.status, 200);
+        assert_eq!(r.status(), 200);
         assert_eq!(r.header("content-length"), Some(len.to_string().as_str()));
         assert!(r.body == f.1[off..off + len], "{route} {off}+{len} differs");
     }

@@ -530,3 +530,11 @@ impl Drop for Glance {
         }
     }
 }
+
+/// A response body captured from Glance 33 (crates/api/tests/data).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../api/tests/data")
+        .join(name);
+    std::fs::read(&p).unwrap()
+}
