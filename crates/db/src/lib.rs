@@ -17,6 +17,9 @@
 //!   output and exit codes).
 //! - [`error`]: [`DbError`], the one error type, sorted the way the API maps
 //!   it to status codes.
+//! - [`images`]: the image repository ([`images::Repo`]): images, properties,
+//!   tags, locations and members with Glance's semantics, one code path for
+//!   the three backends.
 //!
 //! Driver choice: **sqlx 0.9** with concrete pools per backend (an enum,
 //! dispatched by [`on_backend!`]) rather than `sqlx::Any`, because `Any`
@@ -32,6 +35,7 @@
 pub mod config;
 pub mod ddl;
 pub mod error;
+pub mod images;
 pub mod manage;
 pub mod migrate;
 pub mod pool;
