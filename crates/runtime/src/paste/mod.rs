@@ -239,40 +239,8 @@ impl fmt::Display for PasteError {
 
 impl std::error::Error for PasteError {}
 
-/// Python's `repr()` of a `str`: single quotes unless the text contains a
-/// single quote and no double quote; backslash escapes for control chars.
-pub(crate) fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            // Python also escapes the C1 controls and a few other
-            // non-printables; approximating with the C1 block suffices.
-            c if (0x80..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+/// Python's `repr()` of a `str` (one implementation, in the config crate).
+pub(crate) use glimpse_config::py_repr;
 
 /// `os.path.abspath`: join with the current directory and normalise
 /// lexically (no symlink resolution), as Glance does for the paste file.
