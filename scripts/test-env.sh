@@ -4,7 +4,9 @@
 #    extracted from the glance==33.0.0 wheel on PyPI (never committed);
 #  - a Python venv at .cache/venv with glance==33.0.0, gunicorn (to serve it),
 #    and the PyMySQL and psycopg2 drivers, the oracle for differential tests such as
-#    crates/db/tests/schema_diff.rs. Tests find it there; nothing is exported.
+#    crates/db/tests/schema_diff.rs; plus the reference clients the black-box
+#    tests drive (python-glanceclient 4.13, python-openstackclient 10.5,
+#    openstacksdk). Tests find it there; nothing is exported.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/.cache"
@@ -36,3 +38,12 @@ if ! "$venv/bin/python" -c 'import glance, glance_store, gunicorn, pymysql, psyc
     echo "test-env: venv ready in $(( $(date +%s) - start )) s"
 fi
 echo "test-env: Glance 33 venv in $venv"
+clients="python-glanceclient==4.13.0 python-openstackclient==10.5.0 openstacksdk"
+if ! "$venv/bin/python" -c 'import glanceclient, openstackclient, openstack' 2>/dev/null; then
+    echo "test-env: installing the reference clients into $venv (once)"
+    start=$(date +%s)
+    # shellcheck disable=SC2086
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $clients
+    echo "test-env: clients ready in $(( $(date +%s) - start )) s"
+fi
+echo "test-env: glance and openstack clients in $venv/bin"

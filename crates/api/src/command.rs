@@ -186,6 +186,7 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     glimpse_runtime::middleware::cors::set_glance_defaults(conf)?;
     crate::v2::schemas::register_opts(conf)?;
     crate::v2::info::register_opts(conf)?;
+    crate::v2::service::register_opts(conf)?;
     glimpse_store::register_opts(conf)?;
     glimpse_db::config::register_opts(conf)?;
     Ok(())
@@ -361,6 +362,7 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
     let stores = glimpse_store::StoreRegistry::from_conf(conf)
         .map_err(|e| Fatal::new(format!("ERROR: {e}"), 3))?;
     log::debug!(target: LOG, "Stores: {:?}", stores.user_stores().map(|e| e.id.clone()).collect::<Vec<_>>());
+    prepare_database(conf)?;
     let state: Arc<dyn std::any::Any + Send + Sync> = conf.clone();
     let registry = factories::registry();
     let (paste_path, paste_text) = paste_source(l)?;
@@ -438,6 +440,48 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
         });
     }
     Ok(Generation { settings, services })
+}
+
+/// Check the database before forking: reachable (with `[database]
+/// max_retries`), and at Glance 33's schema. An empty database gets the
+/// schema created, so the embedded defaults (and a fresh SQLite file) need
+/// no separate `db sync`; anything else must be migrated by an operator.
+///
+/// It runs on a scratch thread with its own runtime, and its connections
+/// are closed before this returns, so nothing crosses the fork.
+fn prepare_database(conf: &ConfigOpts) -> Result<(), Fatal> {
+    let cfg =
+        glimpse_db::config::from_conf(conf).map_err(|e| Fatal::new(format!("ERROR: {e}"), 1))?;
+    let url = cfg.url.masked();
+    let work = move || -> Result<Option<glimpse_db::SyncOutcome>, glimpse_db::DbError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| glimpse_db::DbError::Other(e.to_string()))?;
+        rt.block_on(async {
+            let db = glimpse_db::Db::connect(&cfg).await?;
+            let state = glimpse_db::state(&db).await;
+            let out = match state {
+                Ok(glimpse_db::SchemaState::Current) => Ok(None),
+                Ok(glimpse_db::SchemaState::Empty) => glimpse_db::sync(&db).await.map(Some),
+                Ok(other) => Err(glimpse_db::migrate::state_error(&other)
+                    .unwrap_or_else(|| glimpse_db::DbError::Schema(format!("{other:?}")))),
+                Err(e) => Err(e),
+            };
+            db.close().await;
+            out
+        })
+    };
+    let res = std::thread::scope(|s| s.spawn(work).join());
+    match res {
+        Ok(Ok(Some(glimpse_db::SyncOutcome::Created))) => {
+            log::info!(target: LOG, "Created Glance 33's schema ({}) in the empty database {url}", glimpse_db::HEAD);
+            Ok(())
+        }
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(Fatal::new(format!("ERROR: database {url}: {e}"), 1)),
+        Err(_) => Err(Fatal::new("ERROR: the database check panicked", 1)),
+    }
 }
 
 fn load_handler(

@@ -7,6 +7,10 @@
 //! - [`context`]: the request context and the `unauthenticated-context`
 //!   filter that stamps `x-openstack-request-id` on responses.
 //! - [`router`]: the route table with Glance's 404/405/501 semantics.
+//! - [`error`]: [`error::ApiError`], where every lower layer's error becomes
+//!   Glance's status code and WebOb body.
+//! - [`policy`]: authorization at Glance's enforcement points (the seam the
+//!   oslo.policy engine plugs into).
 //! - [`pyjson`]: JSON written byte-for-byte as Python's `json.dumps` does.
 //! - [`v2`]: the v2 handlers (schemas so far).
 //! - [`command`]: `glimpse api`: options, paste loading, the launcher.
@@ -15,8 +19,10 @@
 
 pub mod command;
 pub mod context;
+pub mod error;
 pub mod factories;
 pub mod negotiation;
+pub mod policy;
 pub mod pyjson;
 pub mod router;
 pub mod v2;

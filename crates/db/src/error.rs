@@ -11,6 +11,9 @@ use std::fmt;
 pub enum DbError {
     /// The row asked for does not exist (→ 404).
     NotFound(String),
+    /// The row exists but the caller may not use it (→ 403; e.g. a list
+    /// marker the caller cannot see).
+    Forbidden(String),
     /// A unique constraint rejected the write (→ 409).
     Duplicate(String),
     /// Another constraint (foreign key, check, not-null) rejected the write
@@ -40,6 +43,7 @@ impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DbError::NotFound(m)
+            | DbError::Forbidden(m)
             | DbError::Duplicate(m)
             | DbError::Conflict(m)
             | DbError::Unavailable(m)

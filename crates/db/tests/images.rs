@@ -763,7 +763,7 @@ async fn visibility(repo: &Repo) {
     );
     assert_eq!(
         err("marker=v-priv", e.clone()).await,
-        DbError::NotFound("Forbidding request, image v-priv not visible".into())
+        DbError::Forbidden("Forbidding request, image v-priv not visible".into())
     );
     assert_eq!(
         err("marker=0123456789012345678901234567890123456789", a.clone()).await,

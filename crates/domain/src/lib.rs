@@ -15,6 +15,7 @@
 //!   links, key for key as Glance writes them.
 //! - [`patch`]: PATCH bodies in both JSON-patch dialects.
 //! - [`query`]: `GET /v2/images` parameters into a [`ListQuery`].
+//! - [`update`]: applying PATCH changes through the image's setters.
 //! - [`py`]: the Python built-ins Glance's behaviour leans on (`int()`,
 //!   `strip()`, `iso8601`, `urlencode`, WebOb query parsing).
 
@@ -28,6 +29,7 @@ pub mod py;
 pub mod query;
 pub mod render;
 pub mod schema;
+pub mod update;
 
 pub use error::DomainError;
 pub use image::{ExtraProperties, Image, ImageStatus, Location, Member, MemberStatus, Visibility};

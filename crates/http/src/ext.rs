@@ -26,18 +26,23 @@ pub struct ForwardedHost(pub String);
 
 /// WSGI `application_url`: scheme://host + SCRIPT_NAME, as WebOb computes it.
 pub fn application_url(req: &crate::Request) -> String {
-    let scheme = req
-        .extensions()
-        .get::<ConnInfo>()
-        .map(|c| c.scheme.clone())
-        .unwrap_or_else(|| "http".to_string());
-    let host = host_url_host(req);
     let script = req
         .extensions()
         .get::<ScriptName>()
         .map(|s| s.0.clone())
         .unwrap_or_default();
-    format!("{scheme}://{host}{script}")
+    format!("{}{script}", host_url(req))
+}
+
+/// WebOb's `host_url`: scheme://host, what a relative `Location` header
+/// is absolutized against.
+pub fn host_url(req: &crate::Request) -> String {
+    let scheme = req
+        .extensions()
+        .get::<ConnInfo>()
+        .map(|c| c.scheme.clone())
+        .unwrap_or_else(|| "http".to_string());
+    format!("{scheme}://{}", host_url_host(req))
 }
 
 /// The host part of WebOb's `host_url`: the Host header, else the server

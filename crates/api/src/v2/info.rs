@@ -33,6 +33,24 @@ pub fn register_opts(conf: &mut ConfigOpts) -> Result<(), glimpse_config::Config
     )
 }
 
+/// `enabled_import_methods`, as oslo's `String(quotes=True)` items give
+/// them (surrounding quotes dropped).
+pub fn import_methods(conf: &ConfigOpts) -> Result<Vec<String>, String> {
+    Ok(conf
+        .get_list("DEFAULT", "enabled_import_methods")
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            let t = m.trim();
+            let unq = ["\"", "'"]
+                .iter()
+                .find_map(|q| t.strip_prefix(q).and_then(|r| r.strip_suffix(q)));
+            unq.unwrap_or(t).to_string()
+        })
+        .collect())
+}
+
 /// The two documents, rendered.
 #[derive(Debug, Clone)]
 pub struct Info {
@@ -43,20 +61,7 @@ pub struct Info {
 
 impl Info {
     pub fn from_conf(conf: &ConfigOpts) -> Result<Info, String> {
-        // oslo's String(quotes=True) items: surrounding quotes are dropped.
-        let methods: Vec<String> = conf
-            .get_list("DEFAULT", "enabled_import_methods")
-            .map_err(|e| e.to_string())?
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| {
-                let t = m.trim();
-                let unq = ["\"", "'"]
-                    .iter()
-                    .find_map(|q| t.strip_prefix(q).and_then(|r| r.strip_suffix(q)));
-                unq.unwrap_or(t).to_string()
-            })
-            .collect();
+        let methods = import_methods(conf)?;
         let import = json!({
             "import-methods": {
                 "description": "Import methods available.",

@@ -6,13 +6,23 @@
 //! - [`info`]: `GET /v2/info/import` and `GET /v2/info/stores`.
 //! - [`data`]: pure helpers for the image-data handlers (hashing with the
 //!   size cap, `Range` decisions, `x-openstack-image-size`).
+//! - [`service`]: the state the image handlers share (settings, schema,
+//!   stores, policy, the per-process database pool) and request plumbing.
+//! - [`images`]: image create/list/show/PATCH/delete, deactivate and
+//!   reactivate, tags.
+//! - [`image_data`]: `PUT`/`GET /images/{id}/file`.
+//! - [`members`]: image sharing.
 //!
 //! Route paths here are relative to the `/v2` mount: the urlmap has moved
 //! `/v2` into SCRIPT_NAME before the router sees the request.
 
 pub mod data;
+pub mod image_data;
+pub mod images;
 pub mod info;
+pub mod members;
 pub mod schemas;
+pub mod service;
 
 use std::sync::Arc;
 
@@ -22,8 +32,12 @@ use crate::router::Router;
 
 /// Register every v2 route this module serves.
 pub fn add_routes(router: &mut Router, conf: &ConfigOpts) -> Result<(), String> {
-    let docs = schemas::Schemas::from_conf(conf)?;
-    schemas::add_routes(router, Arc::new(docs));
+    let docs = Arc::new(schemas::Schemas::from_conf(conf)?);
+    schemas::add_routes(router, docs.clone());
     info::add_routes(router, Arc::new(info::Info::from_conf(conf)?));
+    let svc = Arc::new(service::ImageService::from_conf(conf, docs)?);
+    images::add_routes(router, &svc);
+    image_data::add_routes(router, &svc);
+    members::add_routes(router, &svc);
     Ok(())
 }

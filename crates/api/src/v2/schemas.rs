@@ -81,6 +81,14 @@ fn formats(conf: &ConfigOpts, name: &str, default: &[&str]) -> Result<Vec<String
     }
 }
 
+/// `[image_format] disk_formats` and `container_formats`.
+pub fn format_lists(conf: &ConfigOpts) -> Result<(Vec<String>, Vec<String>), String> {
+    Ok((
+        formats(conf, "disk_formats", schema::DEFAULT_DISK_FORMATS)?,
+        formats(conf, "container_formats", schema::DEFAULT_CONTAINER_FORMATS)?,
+    ))
+}
+
 /// `images.load_custom_properties()`: `schema-image.json` from the config
 /// search path, or nothing (with Glance's warning).
 pub fn load_custom_properties(conf: &ConfigOpts) -> Result<CustomProperties, String> {
@@ -100,6 +108,9 @@ pub fn load_custom_properties(conf: &ConfigOpts) -> Result<CustomProperties, Str
 /// The six documents, rendered once.
 #[derive(Clone, Debug)]
 pub struct Schemas {
+    /// The image schema as a value: what requests are validated against
+    /// and what decides how NULL extra properties render.
+    pub image_value: Value,
     pub image: Bytes,
     pub images: Bytes,
     pub member: Bytes,
@@ -122,6 +133,7 @@ impl Schemas {
         let images = schema::collection_raw("images", image.clone());
         Ok(Schemas {
             image: render(&image),
+            image_value: image.clone(),
             images: render(&images),
             member: render(&schema::member_schema()),
             members: render(&schema::members_schema()),
@@ -131,8 +143,7 @@ impl Schemas {
     }
 
     pub fn from_conf(conf: &ConfigOpts) -> Result<Schemas, String> {
-        let disk = formats(conf, "disk_formats", schema::DEFAULT_DISK_FORMATS)?;
-        let container = formats(conf, "container_formats", schema::DEFAULT_CONTAINER_FORMATS)?;
+        let (disk, container) = format_lists(conf)?;
         let custom = load_custom_properties(conf)?;
         Schemas::build(&disk, &container, &custom)
     }

@@ -62,12 +62,17 @@ use glimpse_domain::{ExtraProperties, Image, ImageStatus, Location, Visibility};
 use serde_json::{Map, Value};
 
 use crate::{Db, DbError};
-use sql::{Conn, Dialect, Kind, Sql, Val, fetch, now, run};
+use sql::{Conn, Dialect, Kind, Sql, Val, fetch, run};
 
 /// A timestamp as SQLAlchemy stores it in SQLite
 /// (`YYYY-MM-DD HH:MM:SS.ffffff`), for raw SQL written by tools and tests.
 pub fn sql_timestamp(t: Timestamp) -> String {
     sql::format_ts(t)
+}
+
+/// The current time as Glance's `timeutils.utcnow()` gives it.
+pub fn now() -> Timestamp {
+    sql::now()
 }
 
 /// Properties [`Repo::save`] never writes (Glance's `IMAGE_ATOMIC_PROPS`).

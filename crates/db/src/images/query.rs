@@ -94,7 +94,7 @@ impl Repo {
     ///
     /// A marker that does not exist (or is deleted, for non-admins) is
     /// `NotFound("No image found with ID <m>")`; one the viewer may not see
-    /// is `NotFound("Forbidding request, image <m> not visible")` — Glance
+    /// is `Forbidden("Forbidding request, image <m> not visible")` — Glance
     /// answers 400 to the first and 403 to the second; an over-long marker
     /// gives Glance's unformatted "Image with the given id %(image_id)s was
     /// not found".
@@ -147,7 +147,7 @@ impl Repo {
                 match row {
                     Some(r) if viewer.is_admin || !r.deleted => {
                         if !self.visible(Conn::Pool(&self.db), &r.image, viewer).await? {
-                            return Err(DbError::NotFound(format!(
+                            return Err(DbError::Forbidden(format!(
                                 "Forbidding request, image {m} not visible"
                             )));
                         }

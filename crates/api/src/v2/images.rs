@@ -1,0 +1,424 @@
+//! `/v2/images`: create, list, show, PATCH, delete, deactivate/reactivate
+//! and tags (`glance/api/v2/images.py`, `image_actions.py`,
+//! `image_tags.py`), with each controller's checks in Glance's order so
+//! the first error reported is Glance's first error.
+
+use std::sync::Arc;
+
+use glimpse_db::DbError;
+use glimpse_db::images::{Repo, Viewer};
+use glimpse_domain::patch::{PatchOp, parse_patch};
+use glimpse_domain::props::{self, parse_create};
+use glimpse_domain::render::{image_json, list_json};
+use glimpse_domain::{DomainError, Image, ImageStatus, parse_list_query, py, schema, update};
+use glimpse_http::{Request, Response};
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use super::service::{
+    ImageService, context, empty_response, handler, json_response, param, read_json, reject_body,
+    require_body,
+};
+use crate::context::RequestContext;
+use crate::error::{ApiError, ApiResult, bad_request, forbidden, not_found};
+use crate::policy::ImagePolicy;
+use crate::router::{Params, Router};
+
+/// Register the image routes, in Glance's order (it decides `Allow`).
+pub fn add_routes(router: &mut Router, svc: &Arc<ImageService>) {
+    router.route(Method::GET, "/images", handler(svc.clone(), index));
+    router.route(Method::POST, "/images", handler(svc.clone(), create));
+    router.route(
+        Method::GET,
+        "/images/{image_id}",
+        handler(svc.clone(), show),
+    );
+    router.route(
+        Method::PATCH,
+        "/images/{image_id}",
+        handler(svc.clone(), patch),
+    );
+    router.route(
+        Method::DELETE,
+        "/images/{image_id}",
+        handler(svc.clone(), delete),
+    );
+    router.route(
+        Method::POST,
+        "/images/{image_id}/actions/deactivate",
+        handler(svc.clone(), deactivate),
+    );
+    router.route(
+        Method::POST,
+        "/images/{image_id}/actions/reactivate",
+        handler(svc.clone(), reactivate),
+    );
+    router.route(
+        Method::PUT,
+        "/images/{image_id}/tags/{tag_value}",
+        handler(svc.clone(), tag_add),
+    );
+    router.route(
+        Method::DELETE,
+        "/images/{image_id}/tags/{tag_value}",
+        handler(svc.clone(), tag_delete),
+    );
+}
+
+/// Who the repository should show images to.
+pub fn viewer(ctx: &RequestContext) -> Viewer {
+    Viewer {
+        project_id: ctx.project_id.clone(),
+        is_admin: ctx.is_admin,
+    }
+}
+
+/// The image JSON as the serializer writes it.
+pub fn render(svc: &ImageService, image: &Image) -> Value {
+    image_json(image, svc.schema(), svc.settings.render)
+}
+
+/// `image_repo.get`: 404 "No image found with ID …" when missing or not
+/// visible.
+pub async fn get_image(svc: &ImageService, ctx: &RequestContext, id: &str) -> ApiResult<Image> {
+    Ok(svc.repo().await?.get(id, &viewer(ctx)).await?)
+}
+
+/// The checks `ImageRepo.add`/`save` make before writing (`image_size_cap`
+/// on a preset size, 4-byte UTF-8).
+fn check_before_write(svc: &ImageService, image: &Image) -> ApiResult<()> {
+    if image
+        .size
+        .is_some_and(|s| s as u64 > svc.settings.image_size_cap)
+    {
+        return Err(ApiError::from(
+            glimpse_http::fault::HttpError::new(StatusCode::PAYLOAD_TOO_LARGE)
+                .explanation("The provided image is too large."),
+        ));
+    }
+    props::check_no_4byte(image)?;
+    Ok(())
+}
+
+async fn create(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<Response> {
+    let ctx = context(&req)?;
+    let host_url = glimpse_http::ext::host_url(&req);
+    let body = require_body(read_json(req).await?)?;
+    let new = parse_create(&body, svc.schema())?;
+    let owner = new.owner.clone().or_else(|| ctx.project_id.clone());
+    ImagePolicy::proposed(&ctx, &svc.enforcer, owner.as_deref(), new.visibility).add_image()?;
+    props::check_tag_quota(new.tags.len(), svc.settings.tag_quota)?;
+    let id = match new.id {
+        Some(id) => id,
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let mut image = Image::new(id, glimpse_db::images::now());
+    image.name = new.name;
+    if let Some(v) = new.visibility {
+        image.visibility = v;
+    }
+    image.protected = new.protected.unwrap_or(false);
+    image.os_hidden = new.os_hidden.unwrap_or(false);
+    image.owner = owner;
+    image.disk_format = new.disk_format;
+    image.container_format = new.container_format;
+    image.min_ram = new.min_ram.unwrap_or(0);
+    image.min_disk = new.min_disk.unwrap_or(0);
+    image.tags = new.tags;
+    image.extra_properties = new.extra_properties;
+    props::check_property_quota(&image.extra_properties, svc.settings.property_quota)?;
+    check_before_write(&svc, &image)?;
+    let stored = svc.repo().await?.create(&image).await?;
+    let mut resp = json_response(StatusCode::CREATED, &render(&svc, &stored));
+    let h = resp.headers_mut();
+    // Glance sets a relative Location; WebOb absolutizes it.
+    if let Ok(v) = HeaderValue::from_str(&format!("{host_url}/v2/images/{}", stored.id)) {
+        h.insert(header::LOCATION, v);
+    }
+    if let Some(m) = &svc.settings.import_methods {
+        h.insert("OpenStack-image-import-methods", m.clone());
+    }
+    if let Some(s) = &svc.settings.store_ids {
+        h.insert("OpenStack-image-store-ids", s.clone());
+    }
+    Ok(resp)
+}
+
+async fn index(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<Response> {
+    let ctx = context(&req)?;
+    let pairs = py::parse_query_string(req.uri().query().unwrap_or("").as_bytes())?;
+    let q = parse_list_query(&pairs, svc.settings.limits)?;
+    let repo = svc.repo().await?;
+    let images = match repo.list(&q, &viewer(&ctx)).await {
+        Ok(v) => v,
+        // Glance's index answers a marker it cannot find with 400.
+        Err(DbError::NotFound(m)) => return Err(bad_request(m)),
+        Err(e) => return Err(e.into()),
+    };
+    let db_count = images.len() as i64;
+    let shown: Vec<&Image> = images
+        .iter()
+        .filter(|i| ImagePolicy::new(&ctx, &svc.enforcer, i).check("get_image"))
+        .collect();
+    let next = match shown.last() {
+        Some(last) if db_count == q.limit => Some(last.id.as_str()),
+        _ => None,
+    };
+    let body = list_json(
+        shown.iter().map(|i| render(&svc, i)).collect(),
+        &pairs,
+        next,
+    );
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn show(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Response> {
+    reject_body(&req)?;
+    let ctx = context(&req)?;
+    let image = get_image(&svc, &ctx, param(&p, "image_id")).await?;
+    ImagePolicy::new(&ctx, &svc.enforcer, &image).get_image()?;
+    Ok(json_response(StatusCode::OK, &render(&svc, &image)))
+}
+
+async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Response> {
+    let ctx = context(&req)?;
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| {
+            s.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    // The media type is checked before the body is read (415 first).
+    glimpse_domain::patch::PatchDialect::from_content_type(ct.as_deref())?;
+    let body = read_json(req).await?;
+    let changes = parse_patch(ct.as_deref(), body.as_ref(), svc.schema())?;
+    let mut image = get_image(&svc, &ctx, param(&p, "image_id")).await?;
+    let pol = ImagePolicy::new(&ctx, &svc.enforcer, &image);
+    let props_before: Vec<String> = image.extra_properties.keys().map(str::to_string).collect();
+    let tags_before = image.tags.clone();
+    for change in &changes {
+        let root = change.root();
+        if root == "locations" {
+            match change.op {
+                PatchOp::Remove => pol.delete_locations()?,
+                _ => pol.update_locations()?,
+            }
+            return Err(locations_change(&svc, change.op, change.value.as_ref()));
+        }
+        match change.op {
+            PatchOp::Replace if root == "owner" && !ctx.is_admin => {
+                return Err(forbidden("Owner can't be updated by non admin."));
+            }
+            PatchOp::Remove => pol.update_property(root, None)?,
+            _ => pol.update_property(root, change.value.as_ref().and_then(Value::as_str))?,
+        }
+        update::apply_change(&mut image, change)?;
+    }
+    if changes.is_empty() {
+        return Ok(json_response(StatusCode::OK, &render(&svc, &image)));
+    }
+    if image
+        .extra_properties
+        .keys()
+        .any(|k| !props_before.iter().any(|b| b == k))
+    {
+        props::check_property_quota(&image.extra_properties, svc.settings.property_quota)?;
+    }
+    if image.tags != tags_before {
+        props::check_tag_quota(image.tags.len(), svc.settings.tag_quota)?;
+    }
+    check_before_write(&svc, &image)?;
+    let stored = svc.repo().await?.save(&image, None).await?;
+    Ok(json_response(StatusCode::OK, &render(&svc, &stored)))
+}
+
+/// PATCH on `/locations`. Locations are invisible unless
+/// `show_multiple_locations` is set, and then Glance refuses what the
+/// filesystem store cannot provide: `file://` URLs may never be added by a
+/// client, and there is no HTTP store yet to accept anything else.
+fn locations_change(svc: &ImageService, op: PatchOp, value: Option<&Value>) -> ApiError {
+    if !svc.settings.render.show_multiple_locations {
+        return forbidden(match op {
+            PatchOp::Remove => "It's not allowed to remove locations if locations are invisible.",
+            PatchOp::Add => "It's not allowed to add locations if locations are invisible.",
+            PatchOp::Replace => "It's not allowed to update locations if locations are invisible.",
+        });
+    }
+    match (op, value) {
+        (PatchOp::Replace, Some(Value::Array(v))) if v.is_empty() => {
+            forbidden("Cannot set locations to empty list.")
+        }
+        _ => bad_request("Invalid location"),
+    }
+}
+
+async fn delete(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Response> {
+    reject_body(&req)?;
+    let ctx = context(&req)?;
+    let id = param(&p, "image_id").to_string();
+    let not_found_msg = || not_found(format!("Failed to find image {id} to delete"));
+    let repo = svc.repo().await?;
+    let mut image = match repo.get(&id, &viewer(&ctx)).await {
+        Ok(i) => i,
+        Err(DbError::NotFound(_)) => return Err(not_found_msg()),
+        Err(e) => return Err(e.into()),
+    };
+    ImagePolicy::new(&ctx, &svc.enforcer, &image).delete_image()?;
+    let locations: Vec<_> = image.active_locations().cloned().collect();
+    image
+        .delete(svc.settings.delayed_delete)
+        .map_err(DomainError::as_bad_request)?;
+    // The record goes first, then the data: a crash in between leaves an
+    // orphaned file (logged, reclaimable) rather than an image whose data
+    // is gone. Glance deletes the data first.
+    match repo.destroy_as(&id, image.status).await {
+        Ok(_) => {}
+        Err(DbError::NotFound(_)) => return Err(not_found_msg()),
+        Err(e) => return Err(e.into()),
+    }
+    if image.status == ImageStatus::Deleted {
+        for loc in &locations {
+            delete_location_data(&svc, &id, loc).await;
+        }
+    }
+    remove_staged_data(&svc, &id).await;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// `safe_delete_from_backend`: a missing object is only a warning.
+pub async fn delete_location_data(svc: &ImageService, id: &str, loc: &glimpse_domain::Location) {
+    let store_id = loc.metadata.get("store").and_then(Value::as_str);
+    let store = match svc.stores.for_location(&loc.url, store_id) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!(target: "glance.api.v2", "Image {id}: cannot delete data at a location no store handles: {e}");
+            return;
+        }
+    };
+    match store.delete(&loc.url).await {
+        Ok(()) => {}
+        Err(glimpse_store::StoreError::NotFound(_)) => {
+            log::warn!(target: "glance.api.v2", "Failed to delete image {id} in store from URI: the data was already gone");
+        }
+        Err(e) => {
+            log::error!(target: "glance.api.v2", "Failed to delete image {id} data from its store: {e}");
+        }
+    }
+}
+
+/// The staging residue of an interrupted `glance-direct` import.
+async fn remove_staged_data(svc: &ImageService, id: &str) {
+    let Some(staging) = svc.stores.staging() else {
+        return;
+    };
+    let Some(prefix) = staging.url_prefix() else {
+        return;
+    };
+    let uri = format!("{}/{id}", prefix.trim_end_matches('/'));
+    match staging.delete(&uri).await {
+        Ok(()) | Err(glimpse_store::StoreError::NotFound(_)) => {}
+        Err(e) => {
+            log::warn!(target: "glance.api.v2", "Failed to remove staged data of image {id}: {e}")
+        }
+    }
+}
+
+async fn deactivate(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Response> {
+    status_action(svc, req, p, true).await
+}
+
+async fn reactivate(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Response> {
+    status_action(svc, req, p, false).await
+}
+
+/// `ImageActionsController.deactivate/reactivate`.
+async fn status_action(
+    svc: Arc<ImageService>,
+    req: Request,
+    p: Params,
+    deactivate: bool,
+) -> ApiResult<Response> {
+    reject_body(&req)?;
+    let ctx = context(&req)?;
+    let mut image = get_image(&svc, &ctx, param(&p, "image_id")).await?;
+    let pol = ImagePolicy::new(&ctx, &svc.enforcer, &image);
+    let from = image.status;
+    if deactivate {
+        pol.deactivate_image()?;
+        image.deactivate()
+    } else {
+        pol.reactivate_image()?;
+        image.reactivate()
+    }
+    .map_err(DomainError::as_bad_request)?;
+    svc.repo().await?.save(&image, Some(from)).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+async fn tag_add(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Response> {
+    reject_body(&req)?;
+    let ctx = context(&req)?;
+    let id = param(&p, "image_id");
+    let tag = param(&p, "tag_value");
+    schema::validate(svc.schema(), &json!({ "tags": [tag] }))
+        .map_err(|v| bad_request(v.glance_message("image")))?;
+    let repo = svc.repo().await?;
+    let image = tag_image(repo, &ctx, id).await?;
+    ImagePolicy::new(&ctx, &svc.enforcer, &image).modify_image()?;
+    props::check_tag_4byte(tag)
+        .map_err(|e| bad_request(format!("Could not update image: {}", e.explanation())))?;
+    if !image.tags.iter().any(|t| t == tag) {
+        props::check_tag_quota(image.tags.len() + 1, svc.settings.tag_quota).map_err(|e| {
+            ApiError::from(
+                glimpse_http::fault::HttpError::new(StatusCode::PAYLOAD_TOO_LARGE).explanation(
+                    format!(
+                        "Image tag limit exceeded for image {id}: {}:",
+                        e.explanation()
+                    ),
+                ),
+            )
+        })?;
+    }
+    repo.tag_add(id, tag).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+async fn tag_delete(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Response> {
+    reject_body(&req)?;
+    let ctx = context(&req)?;
+    let id = param(&p, "image_id");
+    let tag = param(&p, "tag_value");
+    let repo = svc.repo().await?;
+    let image = tag_image(repo, &ctx, id).await?;
+    ImagePolicy::new(&ctx, &svc.enforcer, &image).modify_image()?;
+    if !image.tags.iter().any(|t| t == tag) {
+        return Err(crate::error::not_found_bare());
+    }
+    match repo.tag_delete(id, tag).await {
+        Ok(_) => Ok(empty_response(StatusCode::NO_CONTENT)),
+        Err(DbError::NotFound(_)) => Err(crate::error::not_found_bare()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The tag controllers word a missing image their own way.
+async fn tag_image(repo: &Repo, ctx: &RequestContext, id: &str) -> ApiResult<Image> {
+    match repo.get(id, &viewer(ctx)).await {
+        Ok(i) => Ok(i),
+        Err(DbError::NotFound(_)) => Err(not_found(format!("Image {id} not found."))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Membership needs a shared image (`Only shared images have members.`).
+pub fn require_shared(image: &Image) -> ApiResult<()> {
+    if image.visibility != glimpse_domain::Visibility::Shared {
+        return Err(forbidden("Only shared images have members."));
+    }
+    Ok(())
+}
