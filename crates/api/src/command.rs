@@ -362,7 +362,6 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
     let stores = glimpse_store::StoreRegistry::from_conf(conf)
         .map_err(|e| Fatal::new(format!("ERROR: {e}"), 3))?;
     log::debug!(target: LOG, "Stores: {:?}", stores.user_stores().map(|e| e.id.clone()).collect::<Vec<_>>());
-    prepare_database(conf)?;
     let state: Arc<dyn std::any::Any + Send + Sync> = conf.clone();
     let registry = factories::registry();
     let (paste_path, paste_text) = paste_source(l)?;
@@ -439,6 +438,8 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
             worker: http_worker(handler, server.clone()),
         });
     }
+    // Last, so that configuration and paste errors are reported first.
+    prepare_database(conf)?;
     Ok(Generation { settings, services })
 }
 
@@ -453,6 +454,16 @@ fn prepare_database(conf: &ConfigOpts) -> Result<(), Fatal> {
     let cfg =
         glimpse_db::config::from_conf(conf).map_err(|e| Fatal::new(format!("ERROR: {e}"), 1))?;
     let url = cfg.url.masked();
+    // The default SQLite file lives in the data directory, which may not
+    // exist yet on a first run.
+    if let Some(glimpse_db::SqlitePath::File(path)) = cfg.url.sqlite_path()
+        && path.starts_with(glimpse_db::config::data_dir())
+        && let Some(parent) = path.parent()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Fatal::new(format!("ERROR: cannot create {}: {e}", parent.display()), 1)
+        })?;
+    }
     let work = move || -> Result<Option<glimpse_db::SyncOutcome>, glimpse_db::DbError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
