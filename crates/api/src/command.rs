@@ -55,7 +55,7 @@ pub fn api_main(args: &[String]) -> i32 {
             .flatten()
             .unwrap_or(9292);
         log::warn!(target: LOG,
-            "No configuration file found: running on embedded defaults ({host}:{port}, built-in paste pipeline, data in {})",
+            "No configuration file found: running on embedded defaults ({host}:{port}, built-in paste pipeline, data in {}, Glance's legacy policy defaults)",
             embedded_data_dir().display());
     }
     let generation = match build_generation(&loaded) {
@@ -253,6 +253,11 @@ pub fn load(args: &[String]) -> Result<Option<Loaded>, Fatal> {
         )
         .map_err(cli_error)?;
         conf.set_default("glance_store", "stores", "file")
+            .map_err(cli_error)?;
+        // The no-auth context has no roles, so the secure-RBAC defaults
+        // would refuse it every write (as Glance 33 does); embedded mode
+        // uses the legacy defaults so it is usable out of the box.
+        conf.set_default("oslo_policy", "enforce_new_defaults", "false")
             .map_err(cli_error)?;
     }
     // Per-store groups are known only once enabled_backends is parsed.

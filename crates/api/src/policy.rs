@@ -2,13 +2,11 @@
 //! (`glance/api/v2/policy.py`), with its Forbidden-to-NotFound rule for
 //! images the caller may not see.
 //!
-//! The rule engine behind [`Enforcer`] is the seam issue "Keystone auth,
-//! oslo.policy rules" fills: today it evaluates Glance's *legacy* defaults
-//! (`[oslo_policy] enforce_new_defaults = false`), which is what the
-//! no-auth pipeline needs: every image rule passes, `publicize_image` and
-//! `tasks_api_access` need admin, and mutations need admin-or-owner
-//! (`check_is_image_mutable`), all exactly as Glance 33 behaves with the
-//! `unauthenticated-context` flavor and legacy defaults.
+//! [`Enforcer`] knows Glance 33's default rules, old and new, as code; the
+//! oslo.policy language (policy files, custom rules) is the seam issue
+//! "Keystone auth, oslo.policy rules" fills. Under the legacy defaults
+//! (`enforce_new_defaults = false`) mutations also need admin-or-owner
+//! (`check_is_image_mutable`), as in Glance.
 
 use glimpse_domain::{Image, Visibility};
 
@@ -35,38 +33,100 @@ impl ImageTarget {
     }
 }
 
-/// Decides single rules (`oslo_policy.Enforcer.enforce`).
+/// Decides single rules (`oslo_policy.Enforcer.enforce`) with Glance 33's
+/// default rules (`glance/policies/*.py`), evaluated on the caller's roles
+/// and project, never on the context's `is_admin` flag (oslo.policy does
+/// not look at it: the no-auth context is `is_admin` with no roles, so it
+/// fails every role check, exactly as under Glance).
+///
+/// With `enforce_new_defaults = false` a rule also passes when its
+/// deprecated form does; for most image rules that is `rule:default`, the
+/// empty rule.
 #[derive(Clone, Debug, Default)]
 pub struct Enforcer {
-    /// `[oslo_policy] enforce_new_defaults`: only `false` is implemented
-    /// until the policy engine lands (see the module docs).
     pub enforce_new_defaults: bool,
+}
+
+/// The target's values as oslo.policy's `%(key)s` substitution renders
+/// them (`None` becomes the string "None").
+fn rendered(v: Option<&str>) -> &str {
+    v.unwrap_or("None")
 }
 
 impl Enforcer {
     /// Whether `rule` passes for `ctx` on `target`.
-    pub fn check(&self, ctx: &RequestContext, rule: &str, _target: &ImageTarget) -> bool {
-        if ctx.is_admin {
-            return true;
+    pub fn check(&self, ctx: &RequestContext, rule: &str, target: &ImageTarget) -> bool {
+        let new = self.new_default(ctx, rule, target);
+        if new || self.enforce_new_defaults {
+            return new;
         }
-        // Glance's legacy defaults: every image rule is `rule:default`
-        // (empty, always true) except these admin-only ones.
-        !matches!(
+        // The deprecated rules: `rule:default` (empty, so always true) for
+        // these; the rest had none (or the same admin check).
+        matches!(
             rule,
-            "publicize_image"
+            "add_image"
+                | "delete_image"
+                | "get_image"
+                | "get_images"
+                | "modify_image"
+                | "communitize_image"
+                | "download_image"
+                | "upload_image"
                 | "delete_image_location"
-                | "tasks_api_access"
-                | "copy_image"
-                | "manage_image_cache"
-                | "list_cached_nodes"
-                | "stores_info_detail"
-                | "fetch_image_location"
-                | "cache_image"
-                | "cache_list"
-                | "cache_delete"
-                | "cache_clean"
-                | "cache_prune"
+                | "get_image_location"
+                | "set_image_location"
+                | "add_member"
+                | "delete_member"
+                | "get_member"
+                | "get_members"
+                | "modify_member"
+                | "deactivate"
+                | "reactivate"
+                | "get_task"
+                | "get_tasks"
+                | "add_task"
+                | "modify_task"
+                | "default"
         )
+    }
+
+    /// The secure-RBAC default of `rule`.
+    fn new_default(&self, ctx: &RequestContext, rule: &str, t: &ImageTarget) -> bool {
+        let role = |r: &str| ctx.roles.iter().any(|x| x == r);
+        let pid = rendered(ctx.project_id.as_deref());
+        let project = pid == rendered(t.owner.as_deref());
+        let owner = project; // `project_id:%(owner)s`: the same value
+        let image_member = pid == rendered(t.member_id.as_deref());
+        let vis_open = matches!(
+            t.visibility.as_deref(),
+            Some("community" | "public" | "shared")
+        );
+        let admin = role("admin");
+        let service_api = role("service") || admin;
+        match rule {
+            "default" => true,
+            "context_is_admin" => admin,
+            "service_api" => service_api,
+            "add_image" => admin || (role("member") && project && owner),
+            "get_image" => admin || (role("reader") && (project || image_member || vis_open)),
+            "get_images" | "get_image_location" => admin || (role("reader") && project),
+            "modify_image" | "delete_image" | "upload_image" | "deactivate" | "reactivate"
+            | "add_member" | "delete_member" | "set_image_location" | "communitize_image" => {
+                admin || (role("member") && project)
+            }
+            "download_image" | "download_from_store" => {
+                admin || (role("member") && (project || image_member || vis_open))
+            }
+            "get_member" | "get_members" => admin || (role("reader") && (project || image_member)),
+            "modify_member" => admin || (role("member") && image_member),
+            "add_image_location" => service_api || (role("member") && project && owner),
+            "fetch_image_location" => service_api,
+            "stores_info_detail" => admin || service_api,
+            "get_task" | "get_tasks" | "add_task" | "modify_task" => true,
+            // publicize_image, delete_image_location's new form, copy_image,
+            // manage_image_cache, list_cached_nodes, tasks_api_access, cache_*.
+            _ => admin,
+        }
     }
 }
 
@@ -244,8 +304,11 @@ impl<'a> MemberPolicy<'a> {
         image: &Image,
         member_id: Option<&str>,
     ) -> Self {
+        // `member_id` is the caller's own membership of the image.
         let mut target = ImageTarget::of(image);
-        target.member_id = member_id.map(str::to_string);
+        target.member_id = member_id
+            .filter(|m| ctx.project_id.as_deref() == Some(*m))
+            .map(str::to_string);
         MemberPolicy {
             ctx,
             enforcer,

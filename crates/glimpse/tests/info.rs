@@ -59,3 +59,35 @@ fn multi_store_info() {
     );
     assert_eq!(srv.get("/v2/info/import").body, fixture("info-import.json"));
 }
+
+/// `/info/stores/detail` (admin-only policy; the no-auth context is admin)
+/// and `/info/usage`, compared with Glance 33 serving the same file.
+#[test]
+fn stores_detail_and_usage_match_glance() {
+    let Some(venv) = glance_venv() else { return };
+    let data = TempDir::new("info-detail");
+    let d = data.path().display();
+    let conf = format!(
+        "[DEFAULT]\nbind_host = 127.0.0.1\nworkers = 1\n\
+         enabled_backends = fast:file, cheap:file, web:http\n\
+         [database]\nconnection = sqlite:///{d}/glance.sqlite\n\
+         [glance_store]\ndefault_backend = fast\n\
+         [fast]\nfilesystem_store_datadir = {d}/fast\nstore_description = Fast\nweight = 5\n\
+         [cheap]\nfilesystem_store_datadir = {d}/cheap\nfilesystem_store_chunk_size = 4096\n\
+         [os_glance_staging_store]\nfilesystem_store_datadir = {d}/staging\n\
+         [os_glance_tasks_store]\nfilesystem_store_datadir = {d}/tasks\n\
+         [oslo_policy]\nenforce_new_defaults = false\n"
+    );
+    let glance = Glance::start(&venv, &conf);
+    let port = free_port();
+    let srv = start(&conf.replace(
+        "workers = 1\n",
+        &format!("workers = 1\nbind_port = {port}\n"),
+    ));
+    for path in ["/v2/info/stores/detail", "/v2/info/usage"] {
+        let g = request(glance.port, "GET", path, &[], b"").unwrap();
+        let m = request(srv.port, "GET", path, &[], b"").unwrap();
+        assert_eq!((m.status, m.text()), (g.status, g.text()), "{path}");
+        assert_eq!(m.header("content-type"), g.header("content-type"), "{path}");
+    }
+}

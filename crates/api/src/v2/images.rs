@@ -148,6 +148,16 @@ async fn index(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<Re
     let ctx = context(&req)?;
     let pairs = py::parse_query_string(req.uri().query().unwrap_or("").as_bytes())?;
     let q = parse_list_query(&pairs, svc.settings.limits)?;
+    // "May you list images at all"; each image is then checked on its own.
+    let target = crate::policy::ImageTarget {
+        owner: ctx.project_id.clone(),
+        ..Default::default()
+    };
+    if !svc.enforcer.check(&ctx, "get_images", &target) {
+        return Err(forbidden(
+            "You are not authorized to complete get_images action.",
+        ));
+    }
     let repo = svc.repo().await?;
     let images = match repo.list(&q, &viewer(&ctx)).await {
         Ok(v) => v,

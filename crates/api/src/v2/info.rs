@@ -1,8 +1,8 @@
 //! `GET /v2/info/import` and `GET /v2/info/stores`
 //! (`glance.api.v2.discovery.InfoController`), rendered once from the
 //! configuration as Glance's serializer writes them (`json.dumps`,
-//! ASCII-escaped). `/info/stores/detail` and `/info/usage` need policy and
-//! quotas and are not served yet.
+//! ASCII-escaped); and `/info/stores/detail` (policy `stores_info_detail`)
+//! and `/info/usage` (empty: Glimpse has no unified limits).
 //!
 //! The stores list follows `CONF.enabled_backends` (not the loaded
 //! drivers): Glance lists every configured id in configuration order,
@@ -17,6 +17,9 @@ use glimpse_http::{Body, Response};
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::service::{ImageService, context};
+use crate::error::{ApiResult, forbidden, not_found};
+use crate::policy::ImageTarget;
 use crate::router::Router;
 
 /// `enabled_import_methods`' default in Glance 33.
@@ -57,6 +60,8 @@ pub struct Info {
     import: Bytes,
     /// None in single-store mode (404).
     stores: Option<Bytes>,
+    /// The `/info/stores` list, which the detail call extends.
+    stores_list: Vec<Value>,
 }
 
 impl Info {
@@ -73,6 +78,7 @@ impl Info {
             .get_dict("DEFAULT", "enabled_backends")
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
+        let mut stores_list = Vec::new();
         let stores = if backends.is_empty() {
             None
         } else {
@@ -120,11 +126,14 @@ impl Info {
                 }
                 list.push(Value::Object(s));
             }
-            Some(super::schemas::render(&json!({ "stores": list })))
+            let doc = super::schemas::render(&json!({ "stores": list }));
+            stores_list = list;
+            Some(doc)
         };
         Ok(Info {
             import: super::schemas::render(&import),
             stores,
+            stores_list,
         })
     }
 
@@ -154,6 +163,67 @@ pub fn add_routes(router: &mut Router, info: Arc<Info>) {
         };
         Box::pin(async move { r })
     });
+}
+
+/// `GET /info/stores/detail` and `GET /info/usage`, which need the
+/// caller's context (policy) and the loaded stores.
+pub fn add_context_routes(router: &mut Router, info: Arc<Info>, svc: &Arc<ImageService>) {
+    let svc_detail = svc.clone();
+    router.route(Method::GET, "/info/stores/detail", move |req, _params| {
+        let r = stores_detail(&info, &svc_detail, &req)
+            .unwrap_or_else(|e| e.render(req.headers(), req.method()));
+        Box::pin(async move { r })
+    });
+    router.route(Method::GET, "/info/usage", move |req, _params| {
+        let r = match context(&req) {
+            // Without unified limits (`use_keystone_limits`, which Glimpse
+            // does not offer) Glance reports no usage at all.
+            Ok(_) => json_response(Bytes::from_static(b"{\"usage\": {}}")),
+            Err(e) => e.render(req.headers(), req.method()),
+        };
+        Box::pin(async move { r })
+    });
+}
+
+fn stores_detail(
+    info: &Info,
+    svc: &ImageService,
+    req: &glimpse_http::Request,
+) -> ApiResult<Response> {
+    if info.stores.is_none() {
+        return Err(not_found("Multi backend is not supported at this site."));
+    }
+    let ctx = context(req)?;
+    if !svc
+        .enforcer
+        .check(&ctx, "stores_info_detail", &ImageTarget::default())
+    {
+        return Err(forbidden(
+            "You are not authorized to complete stores_info_detail action.",
+        ));
+    }
+    let mut list = info.stores_list.clone();
+    for store in &mut list {
+        let Value::Object(m) = store else { continue };
+        let id = m
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let entry = svc.stores.entry(&id);
+        let type_name = entry
+            .map(|e| e.type_name.clone())
+            .unwrap_or_else(|| "http".into());
+        let properties = entry
+            .map(|e| Value::Object(e.store.info().properties))
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        m.insert("type".into(), Value::String(type_name));
+        m.insert("properties".into(), properties);
+        m.insert("weight".into(), Value::from(entry.map_or(0, |e| e.weight)));
+    }
+    Ok(json_response(super::schemas::render(
+        &json!({ "stores": list }),
+    )))
 }
 
 fn json_response(body: Bytes) -> Response {

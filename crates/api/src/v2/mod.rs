@@ -34,8 +34,10 @@ use crate::router::Router;
 pub fn add_routes(router: &mut Router, conf: &ConfigOpts) -> Result<(), String> {
     let docs = Arc::new(schemas::Schemas::from_conf(conf)?);
     schemas::add_routes(router, docs.clone());
-    info::add_routes(router, Arc::new(info::Info::from_conf(conf)?));
+    let info = Arc::new(info::Info::from_conf(conf)?);
+    info::add_routes(router, info.clone());
     let svc = Arc::new(service::ImageService::from_conf(conf, docs)?);
+    info::add_context_routes(router, info, &svc);
     images::add_routes(router, &svc);
     image_data::add_routes(router, &svc);
     members::add_routes(router, &svc);
