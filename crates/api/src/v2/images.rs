@@ -20,7 +20,7 @@ use super::service::{
     require_body,
 };
 use crate::context::RequestContext;
-use crate::error::{ApiError, ApiResult, bad_request, forbidden, not_found};
+use crate::error::{ApiError, ApiResult, bad_request, conflict, forbidden, not_found};
 use crate::policy::ImagePolicy;
 use crate::router::{Params, Router};
 
@@ -211,14 +211,28 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
     let pol = ImagePolicy::new(&ctx, &svc.enforcer, &image);
     let props_before: Vec<String> = image.extra_properties.keys().map(str::to_string).collect();
     let tags_before = image.tags.clone();
+    let mut removed = Vec::new();
     for change in &changes {
         let root = change.root();
         if root == "locations" {
+            if change.op == PatchOp::Replace
+                && change.value.as_ref().is_none_or(|v| match v {
+                    Value::Array(a) => a.is_empty(),
+                    Value::Null | Value::Bool(false) => true,
+                    Value::String(s) => s.is_empty(),
+                    Value::Object(o) => o.is_empty(),
+                    Value::Number(n) => n.as_f64() == Some(0.0),
+                    Value::Bool(true) => false,
+                })
+            {
+                return Err(forbidden("Cannot set locations to empty list."));
+            }
             match change.op {
                 PatchOp::Remove => pol.delete_locations()?,
                 _ => pol.update_locations()?,
             }
-            return Err(locations_change(&svc, change.op, change.value.as_ref()));
+            apply_location_change(&svc, &mut image, change, &mut removed)?;
+            continue;
         }
         match change.op {
             PatchOp::Replace if root == "owner" && !ctx.is_admin => {
@@ -244,26 +258,134 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
     }
     check_before_write(&svc, &image)?;
     let stored = svc.repo().await?.save(&image, None).await?;
+    // A removed location's data goes once the image no longer points at it.
+    for loc in &removed {
+        delete_location_data(&svc, &stored.id, loc).await;
+    }
     Ok(json_response(StatusCode::OK, &render(&svc, &stored)))
 }
 
-/// PATCH on `/locations`. Locations are invisible unless
-/// `show_multiple_locations` is set, and then Glance refuses what the
-/// filesystem store cannot provide: `file://` URLs may never be added by a
-/// client, and there is no HTTP store yet to accept anything else.
-fn locations_change(svc: &ImageService, op: PatchOp, value: Option<&Value>) -> ApiError {
+/// PATCH on `/locations` (`_do_*_locations` and the location proxy).
+/// Adding a location needs a store that can size the URL: glance_store
+/// refuses `file://` from clients (the restricted-scheme check) and
+/// Glimpse has no HTTP store yet, so every new URL is "Invalid location"
+/// (400), as Glance answers for a scheme it has no store for. Replacing
+/// with the same URLs (a metadata change) and removing a location work.
+fn apply_location_change(
+    svc: &ImageService,
+    image: &mut Image,
+    change: &glimpse_domain::PatchChange,
+    removed: &mut Vec<glimpse_domain::Location>,
+) -> ApiResult<()> {
+    use glimpse_domain::patch::LocationPos;
+    let (verb, allowed): (&str, &[ImageStatus]) = match change.op {
+        PatchOp::Replace => ("update", &[ImageStatus::Active, ImageStatus::Queued]),
+        PatchOp::Add => ("add", &[ImageStatus::Active, ImageStatus::Queued]),
+        PatchOp::Remove => ("remove", &[ImageStatus::Active]),
+    };
     if !svc.settings.render.show_multiple_locations {
-        return forbidden(match op {
-            PatchOp::Remove => "It's not allowed to remove locations if locations are invisible.",
-            PatchOp::Add => "It's not allowed to add locations if locations are invisible.",
-            PatchOp::Replace => "It's not allowed to update locations if locations are invisible.",
-        });
+        return Err(forbidden(format!(
+            "It's not allowed to {verb} locations if locations are invisible."
+        )));
     }
-    match (op, value) {
-        (PatchOp::Replace, Some(Value::Array(v))) if v.is_empty() => {
-            forbidden("Cannot set locations to empty list.")
+    if !allowed.contains(&image.status) {
+        let verb = if verb == "update" { "replace" } else { verb };
+        return Err(conflict(format!(
+            "It's not allowed to {verb} locations if image status is {}.",
+            image.status
+        )));
+    }
+    let active: Vec<usize> = image
+        .locations
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.status == "active")
+        .map(|(i, _)| i)
+        .collect();
+    let invalid = || bad_request("Invalid location");
+    match change.op {
+        PatchOp::Replace => {
+            let Some(Value::Array(items)) = &change.value else {
+                return Err(bad_request("Invalid locations"));
+            };
+            let mut new_urls: Vec<&str> = items
+                .iter()
+                .map(|v| v.get("url").and_then(Value::as_str).unwrap_or(""))
+                .collect();
+            let mut cur_urls: Vec<&str> = active
+                .iter()
+                .map(|&i| image.locations[i].url.as_str())
+                .collect();
+            new_urls.sort_unstable();
+            cur_urls.sort_unstable();
+            if new_urls != cur_urls {
+                if !cur_urls.is_empty() {
+                    return Err(bad_request(format!(
+                        "Original locations is not empty: {}",
+                        py::str_of(&Value::Array(
+                            active
+                                .iter()
+                                .map(|&i| json!({
+                                    "url": image.locations[i].url,
+                                    "metadata": image.locations[i].metadata,
+                                }))
+                                .collect()
+                        ))
+                    )));
+                }
+                return Err(invalid());
+            }
+            // Same URLs: only the metadata changes.
+            for item in items {
+                let url = item.get("url").and_then(Value::as_str).unwrap_or("");
+                let meta = item
+                    .get("metadata")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                if let Some(l) = image
+                    .locations
+                    .iter_mut()
+                    .find(|l| l.status == "active" && l.url == url)
+                {
+                    l.metadata = meta;
+                }
+            }
+            Ok(())
         }
-        _ => bad_request("Invalid location"),
+        PatchOp::Add => {
+            let pos_ok = match change.location_pos() {
+                Some(LocationPos::End) => true,
+                Some(LocationPos::Index(p)) => {
+                    !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+                }
+                None => false,
+            };
+            if !pos_ok {
+                return Err(bad_request("Invalid position for adding a location."));
+            }
+            Err(invalid())
+        }
+        PatchOp::Remove => {
+            if active.len() == 1 {
+                return Err(forbidden("Cannot remove last location in the image."));
+            }
+            let pos = match change.location_pos() {
+                Some(LocationPos::End) => active.len().checked_sub(1),
+                Some(LocationPos::Index(p))
+                    if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    p.parse::<usize>().ok().filter(|n| *n < active.len())
+                }
+                _ => None,
+            };
+            let Some(pos) = pos else {
+                return Err(bad_request("Invalid position for removing a location."));
+            };
+            let loc = image.locations.remove(active[pos]);
+            removed.push(loc);
+            Ok(())
+        }
     }
 }
 
