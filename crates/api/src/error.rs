@@ -87,6 +87,12 @@ pub fn forbidden(explanation: impl Into<String>) -> ApiError {
         .into()
 }
 
+/// `HTTPForbidden(msg)`: the text becomes WebOb's detail under the stock
+/// explanation.
+pub fn forbidden_detail(detail: impl Into<String>) -> ApiError {
+    HttpError::new(StatusCode::FORBIDDEN).detail(detail).into()
+}
+
 pub fn not_found(explanation: impl Into<String>) -> ApiError {
     HttpError::new(StatusCode::NOT_FOUND)
         .explanation(explanation)

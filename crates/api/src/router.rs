@@ -78,7 +78,14 @@ impl Router {
     }
 
     fn find(&self, path: &str) -> Option<(&Route, Params)> {
-        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        // Routes' matching: a trailing or doubled slash is an empty
+        // segment, so `/images/` is not `/images` (404, as in Glance).
+        let trimmed = path.strip_prefix('/').unwrap_or(path);
+        let parts: Vec<&str> = if trimmed.is_empty() {
+            Vec::new()
+        } else {
+            trimmed.split('/').collect()
+        };
         'routes: for r in &self.routes {
             if r.segments.len() != parts.len() {
                 continue;
@@ -88,8 +95,10 @@ impl Router {
                 match seg {
                     Segment::Literal(l) if l == part => {}
                     Segment::Literal(_) => continue 'routes,
+                    // Routes' `{name}` matches one or more characters.
+                    Segment::Param(_) if part.is_empty() => continue 'routes,
                     Segment::Param(n) => {
-                        params.0.insert(n.clone(), (*part).to_string());
+                        params.0.insert(n.clone(), percent_decode(part));
                     }
                 }
             }
@@ -97,6 +106,32 @@ impl Router {
         }
         None
     }
+}
+
+/// PATH_INFO is percent-decoded before Routes sees it: `%20` in a tag is
+/// a space. Invalid UTF-8 is replaced (Python decodes it as latin-1 and
+/// then fails the same request further on).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 fn same_shape(segs: &[Segment], template: &str) -> bool {
@@ -141,5 +176,25 @@ impl Handler for Router {
         }
         let r = err.render(req.headers(), req.method());
         Box::pin(async move { r })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_decoded_and_never_empty() {
+        let mut r = Router::new();
+        r.route(Method::GET, "/images/{id}", |_r, _p| {
+            Box::pin(async { Response::new(glimpse_http::Body::empty()) })
+        });
+        let (_, p) = r
+            .find("/images/a%20b%2Fc%zz%")
+            .unwrap_or_else(|| panic!("no match"));
+        assert_eq!(p.get("id"), Some("a b/c%zz%"));
+        assert!(r.find("/images/").is_none());
+        assert!(r.find("/images").is_none());
+        assert!(r.find("/images/x/").is_none());
     }
 }

@@ -7,7 +7,8 @@
 //! | `Forbidden` | 403 | read-only/reserved attributes, `exception.Forbidden` |
 //! | `ForbiddenDetail` | 403 | `HTTPForbidden(msg)`: the text is WebOb's *detail* under "Access was denied to this resource." |
 //! | `NotFound` | 404 | `exception.NotFound` |
-//! | `Conflict` | 409 | duplicate or missing properties on PATCH, duplicate members |
+//! | `Conflict` | 409 | `exception.Conflict` and friends |
+//! | `ConflictDetail` | 409 | `HTTPConflict(msg)`: duplicate or missing properties on PATCH |
 //! | `TooLarge` | 413 | property, tag and member quotas (`*LimitExceeded`) |
 //! | `UnsupportedPatchType` | 415 | PATCH with an unknown Content-Type (adds `Accept-Patch`) |
 //! | `InvalidStatusTransition` | 409 | `InvalidImageStatusTransition`; 409 on upload, stage and import. Delete and deactivate paths report it as 400 ([`DomainError::as_bad_request`]). |
@@ -30,6 +31,9 @@ pub enum DomainError {
     ForbiddenDetail(String),
     NotFound(String),
     Conflict(String),
+    /// `HTTPConflict(msg)`: the text is WebOb's *detail* under "There was a
+    /// conflict when trying to complete your request."
+    ConflictDetail(String),
     TooLarge(String),
     /// PATCH with a Content-Type other than the two JSON-patch types. The
     /// field is the offending media type (WebOb puts it in the explanation).
@@ -49,7 +53,9 @@ impl DomainError {
             DomainError::BadRequest(_) | DomainError::MissingFormats(_) => 400,
             DomainError::Forbidden(_) | DomainError::ForbiddenDetail(_) => 403,
             DomainError::NotFound(_) => 404,
-            DomainError::Conflict(_) | DomainError::InvalidStatusTransition { .. } => 409,
+            DomainError::Conflict(_)
+            | DomainError::ConflictDetail(_)
+            | DomainError::InvalidStatusTransition { .. } => 409,
             DomainError::TooLarge(_) => 413,
             DomainError::UnsupportedPatchType(_) => 415,
             DomainError::Internal(_) => 500,
@@ -67,6 +73,9 @@ impl DomainError {
             | DomainError::TooLarge(m)
             | DomainError::MissingFormats(m) => m.clone(),
             DomainError::ForbiddenDetail(_) => "Access was denied to this resource.".to_string(),
+            DomainError::ConflictDetail(_) => {
+                "There was a conflict when trying to complete your request.".to_string()
+            }
             DomainError::UnsupportedPatchType(ct) => {
                 format!("The request media type {ct} is not supported by this server.")
             }
@@ -87,7 +96,7 @@ impl DomainError {
             DomainError::UnsupportedPatchType(_) => Some(format!(
                 "Image PATCH expects Content-Type one of: {ACCEPT_PATCH}"
             )),
-            DomainError::ForbiddenDetail(d) => Some(d.clone()),
+            DomainError::ForbiddenDetail(d) | DomainError::ConflictDetail(d) => Some(d.clone()),
             _ => None,
         }
     }

@@ -160,6 +160,164 @@ fn repr_value(v: &Value, out: &mut String) {
     }
 }
 
+/// `repr(value)` of a parsed JSON value (Python's literal form).
+pub fn repr(v: &Value) -> String {
+    let mut out = String::new();
+    repr_value(v, &mut out);
+    out
+}
+
+/// `pprint.pformat(value, width=width, sort_dicts=False)`, as jsonschema
+/// prints schemas and instances in its error messages: the one-line repr
+/// when it fits, else one item per line with Python's alignment (and long
+/// strings split into adjacent literals).
+pub fn pformat(v: &Value, width: usize) -> String {
+    let mut out = String::new();
+    pformat_into(v, &mut out, 0, 0, 1, width);
+    out
+}
+
+fn pformat_into(
+    v: &Value,
+    out: &mut String,
+    indent: usize,
+    allowance: usize,
+    level: usize,
+    width: usize,
+) {
+    let rep = repr(v);
+    let max_width = width.saturating_sub(indent + allowance);
+    if rep.chars().count() <= max_width {
+        out.push_str(&rep);
+        return;
+    }
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('{');
+            let indent = indent + 1;
+            let last = m.len() - 1;
+            for (i, (k, x)) in m.iter().enumerate() {
+                let krep = repr_str(k);
+                out.push_str(&krep);
+                out.push_str(": ");
+                let a = if i == last { allowance + 1 } else { 1 };
+                pformat_into(
+                    x,
+                    out,
+                    indent + krep.chars().count() + 2,
+                    a,
+                    level + 1,
+                    width,
+                );
+                if i != last {
+                    out.push_str(",\n");
+                    out.push_str(&" ".repeat(indent));
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('[');
+            let indent = indent + 1;
+            let last = a.len() - 1;
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                    out.push_str(&" ".repeat(indent));
+                }
+                let al = if i == last { allowance + 1 } else { 1 };
+                pformat_into(x, out, indent, al, level + 1, width);
+            }
+            out.push(']');
+        }
+        Value::String(s) if !s.is_empty() => pformat_str(s, out, indent, allowance, level, width),
+        _ => out.push_str(&rep),
+    }
+}
+
+/// `PrettyPrinter._pprint_str`.
+fn pformat_str(
+    s: &str,
+    out: &mut String,
+    indent: usize,
+    allowance: usize,
+    level: usize,
+    width: usize,
+) {
+    let (indent, allowance) = if level == 1 {
+        (indent + 1, allowance + 1)
+    } else {
+        (indent, allowance)
+    };
+    let max_width = width.saturating_sub(indent);
+    let mut max_width1 = max_width;
+    let lines: Vec<&str> = s.split_inclusive('\n').collect();
+    let mut chunks: Vec<String> = Vec::new();
+    let len = |x: &str| repr_str(x).chars().count();
+    for (i, line) in lines.iter().enumerate() {
+        let last_line = i == lines.len() - 1;
+        if last_line {
+            max_width1 = max_width1.saturating_sub(allowance);
+        }
+        if len(line) <= max_width1 {
+            chunks.push(repr_str(line));
+            continue;
+        }
+        // Alternating runs of non-space then space (`re.findall(r'\S*\s*')`).
+        let mut parts: Vec<&str> = Vec::new();
+        let mut start = 0;
+        let b: Vec<(usize, char)> = line.char_indices().collect();
+        let mut j = 0;
+        while j < b.len() {
+            while j < b.len() && !b[j].1.is_whitespace() {
+                j += 1;
+            }
+            while j < b.len() && b[j].1.is_whitespace() {
+                j += 1;
+            }
+            let end = if j < b.len() { b[j].0 } else { line.len() };
+            parts.push(&line[start..end]);
+            start = end;
+        }
+        let mut max_width2 = max_width;
+        let mut current = String::new();
+        for (k, part) in parts.iter().enumerate() {
+            let candidate = format!("{current}{part}");
+            if k == parts.len() - 1 && last_line {
+                max_width2 = max_width2.saturating_sub(allowance);
+            }
+            if len(&candidate) > max_width2 {
+                if !current.is_empty() {
+                    chunks.push(repr_str(&current));
+                }
+                current = (*part).to_string();
+            } else {
+                current = candidate;
+            }
+        }
+        if !current.is_empty() {
+            chunks.push(repr_str(&current));
+        }
+    }
+    if chunks.len() == 1 {
+        out.push_str(&repr_str(s));
+        return;
+    }
+    if level == 1 {
+        out.push('(');
+    }
+    for (i, c) in chunks.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push_str(c);
+    }
+    if level == 1 {
+        out.push(')');
+    }
+}
+
 /// `str(value)` of a parsed JSON value (strings print bare, containers in
 /// Python's repr form). Float spelling may differ from Python's `repr`.
 pub fn str_of(v: &Value) -> String {
@@ -510,5 +668,20 @@ mod tests {
                 .isotime(),
             "2026-11-21T17:06:23Z"
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod pformat_tests {
+    /// Cases printed by CPython 3.11's `pprint.pformat(v, width=72,
+    /// sort_dicts=False)`.
+    #[test]
+    fn matches_cpython() {
+        let cases: Vec<(serde_json::Value, String)> =
+            serde_json::from_str(include_str!("../tests/pformat_cases.json")).unwrap();
+        for (v, want) in cases {
+            assert_eq!(super::pformat(&v, 72), want, "{v}");
+        }
     }
 }

@@ -280,9 +280,9 @@ pub struct SchemaViolation {
 }
 
 impl SchemaViolation {
-    /// `InvalidObject(schema=name, reason=str(e))` as Glance words it. The
-    /// schema and instance are printed with Python's repr on one line
-    /// (jsonschema pretty-prints long ones over several lines).
+    /// `InvalidObject(schema=name, reason=str(e))` as Glance words it, the
+    /// schema and instance pretty-printed as jsonschema does
+    /// (`pprint.pformat(width=72)`, indented by four).
     pub fn glance_message(&self, schema_name: &str) -> String {
         let idx = |word: &str, path: &[String]| {
             let mut s = word.to_string();
@@ -294,22 +294,29 @@ impl SchemaViolation {
             s
         };
         format!(
-            "Provided object does not match schema '{schema_name}': {}\n\nFailed validating {} in {}:\n    {}\n\nOn {}:\n    {}",
+            "Provided object does not match schema '{schema_name}': {}\n\nFailed validating {} in {}:\n{}\n\nOn {}:\n{}",
             self.message,
             py::repr_str(&self.validator),
             idx("schema", &self.schema_path),
-            repr(&self.schema),
+            indent4(&py::pformat(&self.schema, 72)),
             idx("instance", &self.instance_path),
-            repr(&self.instance),
+            indent4(&py::pformat(&self.instance, 72)),
         )
     }
 }
 
-fn repr(v: &Value) -> String {
-    match v {
-        Value::String(s) => py::repr_str(s),
-        v => py::str_of(v),
-    }
+/// `textwrap.indent(text, "    ")`: blank lines stay unindented.
+fn indent4(text: &str) -> String {
+    text.split('\n')
+        .map(|l| {
+            if l.trim().is_empty() {
+                l.to_string()
+            } else {
+                format!("    {l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn type_matches(t: &str, v: &Value) -> bool {
@@ -373,7 +380,7 @@ fn check(
                 if !types.iter().any(|t| type_matches(t, inst)) {
                     let list: Vec<String> = types.iter().map(|t| py::repr_str(t)).collect();
                     return Err(violation(
-                        format!("{} is not of type {}", repr(inst), list.join(", ")),
+                        format!("{} is not of type {}", py::repr(inst), list.join(", ")),
                         kw,
                         schema,
                         inst,
@@ -387,7 +394,7 @@ fn check(
                     && !a.iter().any(|x| json_eq(x, inst))
                 {
                     return Err(violation(
-                        format!("{} is not one of {}", repr(inst), py::str_of(arg)),
+                        format!("{} is not one of {}", py::repr(inst), py::str_of(arg)),
                         kw,
                         schema,
                         inst,
@@ -401,7 +408,7 @@ fn check(
                     let len = st.chars().count() as u64;
                     if kw == "maxLength" && len > n {
                         return Err(violation(
-                            format!("{} is too long", repr(inst)),
+                            format!("{} is too long", py::repr(inst)),
                             kw,
                             schema,
                             inst,
@@ -411,7 +418,7 @@ fn check(
                     }
                     if kw == "minLength" && len < n {
                         return Err(violation(
-                            format!("{} is too short", repr(inst)),
+                            format!("{} is too short", py::repr(inst)),
                             kw,
                             schema,
                             inst,
@@ -427,7 +434,7 @@ fn check(
                     && !re.is_match(st)
                 {
                     return Err(violation(
-                        format!("{} does not match {}", repr(inst), py::repr_str(p)),
+                        format!("{} does not match {}", py::repr(inst), py::repr_str(p)),
                         kw,
                         schema,
                         inst,
@@ -442,7 +449,11 @@ fn check(
                 {
                     if kw == "minimum" && x < lim {
                         return Err(violation(
-                            format!("{} is less than the minimum of {}", repr(inst), repr(arg)),
+                            format!(
+                                "{} is less than the minimum of {}",
+                                py::repr(inst),
+                                py::repr(arg)
+                            ),
                             kw,
                             schema,
                             inst,
@@ -454,8 +465,8 @@ fn check(
                         return Err(violation(
                             format!(
                                 "{} is greater than the maximum of {}",
-                                repr(inst),
-                                repr(arg)
+                                py::repr(inst),
+                                py::repr(arg)
                             ),
                             kw,
                             schema,

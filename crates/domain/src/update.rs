@@ -51,7 +51,7 @@ pub fn apply_change(image: &mut Image, change: &PatchChange) -> Result<(), Domai
                 image.extra_properties.set(&root, property_value(&value));
                 Ok(())
             } else {
-                Err(DomainError::Conflict(format!(
+                Err(DomainError::ConflictDetail(format!(
                     "Property {root} does not exist."
                 )))
             }
@@ -60,7 +60,7 @@ pub fn apply_change(image: &mut Image, change: &PatchChange) -> Result<(), Domai
             let present =
                 SETTABLE.contains(&root.as_str()) || image.extra_properties.contains(&root);
             if present && change.dialect == PatchDialect::V20 {
-                return Err(DomainError::Conflict(format!(
+                return Err(DomainError::ConflictDetail(format!(
                     "Property {root} already present."
                 )));
             }
@@ -73,13 +73,13 @@ pub fn apply_change(image: &mut Image, change: &PatchChange) -> Result<(), Domai
         }
         PatchOp::Remove => {
             if is_attribute(&root) {
-                Err(DomainError::Forbidden(format!(
+                Err(DomainError::ForbiddenDetail(format!(
                     "Property {root} may not be removed."
                 )))
             } else if image.extra_properties.remove(&root).is_some() {
                 Ok(())
             } else {
-                Err(DomainError::Conflict(format!(
+                Err(DomainError::ConflictDetail(format!(
                     "Property {root} does not exist."
                 )))
             }
@@ -169,20 +169,20 @@ mod tests {
             &change(PatchOp::Add, "foo", Some(json!("3")), PatchDialect::V20),
         )
         .unwrap_err();
-        assert_eq!(e.explanation(), "Property foo already present.");
+        assert_eq!(e.detail().as_deref(), Some("Property foo already present."));
         let e = apply_change(
             &mut i,
             &change(PatchOp::Replace, "bar", Some(json!("3")), v21),
         )
         .unwrap_err();
         assert_eq!(
-            (e.status(), e.explanation().as_str()),
-            (409, "Property bar does not exist.")
+            (e.status(), e.detail()),
+            (409, Some("Property bar does not exist.".into()))
         );
         let e = apply_change(&mut i, &change(PatchOp::Remove, "name", None, v21)).unwrap_err();
         assert_eq!(
-            (e.status(), e.explanation().as_str()),
-            (403, "Property name may not be removed.")
+            (e.status(), e.detail()),
+            (403, Some("Property name may not be removed.".into()))
         );
         apply_change(&mut i, &change(PatchOp::Remove, "foo", None, v21)).unwrap();
         assert!(i.extra_properties.is_empty());

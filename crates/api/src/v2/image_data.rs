@@ -171,6 +171,14 @@ async fn upload(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
         ));
     };
     image.size = Some(i64::try_from(d.size).unwrap_or(i64::MAX));
+    // Glance's format inspection gives a raw image its own size as the
+    // virtual size; the other formats' headers are read by the inspector
+    // the import issue brings.
+    if image.container_format.as_deref() == Some("bare")
+        && image.disk_format.as_deref() == Some("raw")
+    {
+        image.virtual_size = image.size;
+    }
     image.checksum = Some(d.checksum);
     image.os_hash_algo = Some(d.algo.to_string());
     image.os_hash_value = Some(d.hash);
@@ -388,7 +396,7 @@ async fn serve(
     match last_err {
         // No location, or none with data: Glance's 204 (`HTTPNoContent`).
         None | Some(StoreError::NotFound(_)) => {
-            Ok(super::service::empty_response(StatusCode::NO_CONTENT))
+            Ok(super::service::bare_response(StatusCode::NO_CONTENT))
         }
         Some(StoreError::RangeNotSatisfiable { size }) => Err(ApiError::from(
             HttpError::new(StatusCode::RANGE_NOT_SATISFIABLE).detail(format!(

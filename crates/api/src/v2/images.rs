@@ -20,7 +20,9 @@ use super::service::{
     require_body,
 };
 use crate::context::RequestContext;
-use crate::error::{ApiError, ApiResult, bad_request, conflict, forbidden, not_found};
+use crate::error::{
+    ApiError, ApiResult, bad_request, conflict, forbidden, forbidden_detail, not_found,
+};
 use crate::policy::ImagePolicy;
 use crate::router::{Params, Router};
 
@@ -225,7 +227,7 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
                     Value::Bool(true) => false,
                 })
             {
-                return Err(forbidden("Cannot set locations to empty list."));
+                return Err(forbidden_detail("Cannot set locations to empty list."));
             }
             match change.op {
                 PatchOp::Remove => pol.delete_locations()?,
@@ -236,7 +238,7 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
         }
         match change.op {
             PatchOp::Replace if root == "owner" && !ctx.is_admin => {
-                return Err(forbidden("Owner can't be updated by non admin."));
+                return Err(forbidden_detail("Owner can't be updated by non admin."));
             }
             PatchOp::Remove => pol.update_property(root, None)?,
             _ => pol.update_property(root, change.value.as_ref().and_then(Value::as_str))?,

@@ -15,8 +15,7 @@ use serde_json::{Value, json};
 
 use super::images::get_image;
 use super::service::{
-    ImageService, context, empty_response, handler, json_response, param, read_json, reject_body,
-    require_body,
+    ImageService, context, handler, json_response, param, read_json, reject_body, require_body,
 };
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult, bad_request, forbidden, not_found};
@@ -281,7 +280,7 @@ async fn delete(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
     lookup_member(&svc, &ctx, &image, &member_id).await?;
     MemberPolicy::new(&ctx, &svc.enforcer, &image, Some(&member_id)).delete_member()?;
     match svc.repo().await?.member_delete(&id, &member_id).await {
-        Ok(()) => Ok(empty_response(StatusCode::NO_CONTENT)),
+        Ok(()) => Ok(super::service::bare_response(StatusCode::NO_CONTENT)),
         Err(DbError::NotFound(_)) => Err(not_found(format!(
             "{member_id} not found in the member list of the image {id}."
         ))),

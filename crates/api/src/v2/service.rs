@@ -252,8 +252,20 @@ pub fn json_response(status: StatusCode, v: &Value) -> Response {
     r
 }
 
-/// An empty response (204, 202).
+/// An empty response from a controller (204, 202). WebOb gives it its
+/// default `Content-Type: text/html; charset=UTF-8`, which Glance sends.
 pub fn empty_response(status: StatusCode) -> Response {
+    let mut r = bare_response(status);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=UTF-8"),
+    );
+    r
+}
+
+/// An empty response without any Content-Type (WebOb's `HTTPNoContent`,
+/// or a `Response` built with an empty body).
+pub fn bare_response(status: StatusCode) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
     r
