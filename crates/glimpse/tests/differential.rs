@@ -78,6 +78,22 @@ fn same_responses_as_glance_33() {
     ));
     cases.push(("POST", "/".into(), vec![]));
     cases.push(("DELETE", "/versions".into(), vec![]));
+    for name in [
+        "namespace",
+        "namespaces",
+        "resource_type",
+        "resource_types",
+        "property",
+        "properties",
+        "object",
+        "objects",
+        "tag",
+        "tags",
+    ] {
+        cases.push(("GET", format!("/v2/schemas/metadefs/{name}"), vec![]));
+    }
+    cases.push(("GET", "/v2/info/usage".into(), vec![]));
+    cases.push(("GET", "/v2/schemas/metadefs/bogus".into(), vec![]));
 
     let mut mismatches = Vec::new();
     for (method, path, headers) in &cases {

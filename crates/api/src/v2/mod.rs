@@ -34,6 +34,7 @@ use crate::router::Router;
 pub fn add_routes(router: &mut Router, conf: &ConfigOpts) -> Result<(), String> {
     let docs = Arc::new(schemas::Schemas::from_conf(conf)?);
     schemas::add_routes(router, docs.clone());
+    schemas::add_metadef_routes(router);
     let info = Arc::new(info::Info::from_conf(conf)?);
     info::add_routes(router, info.clone());
     let svc = Arc::new(service::ImageService::from_conf(conf, docs)?);

@@ -177,6 +177,63 @@ pub fn add_routes(router: &mut Router, schemas: Arc<Schemas>) {
     }
 }
 
+/// The metadata-definition schemas (`/v2/schemas/metadefs/*`): static
+/// documents, served as Glance 33 serves them (captured from it; they do
+/// not depend on configuration). The metadefs API itself is not served yet.
+const METADEF_SCHEMAS: [(&str, &[u8]); 10] = [
+    (
+        "namespace",
+        include_bytes!("../../data/metadef-schemas/metadefs-namespace.json"),
+    ),
+    (
+        "namespaces",
+        include_bytes!("../../data/metadef-schemas/metadefs-namespaces.json"),
+    ),
+    (
+        "resource_type",
+        include_bytes!("../../data/metadef-schemas/metadefs-resource_type.json"),
+    ),
+    (
+        "resource_types",
+        include_bytes!("../../data/metadef-schemas/metadefs-resource_types.json"),
+    ),
+    (
+        "property",
+        include_bytes!("../../data/metadef-schemas/metadefs-property.json"),
+    ),
+    (
+        "properties",
+        include_bytes!("../../data/metadef-schemas/metadefs-properties.json"),
+    ),
+    (
+        "object",
+        include_bytes!("../../data/metadef-schemas/metadefs-object.json"),
+    ),
+    (
+        "objects",
+        include_bytes!("../../data/metadef-schemas/metadefs-objects.json"),
+    ),
+    (
+        "tag",
+        include_bytes!("../../data/metadef-schemas/metadefs-tag.json"),
+    ),
+    (
+        "tags",
+        include_bytes!("../../data/metadef-schemas/metadefs-tags.json"),
+    ),
+];
+
+/// Register `/schemas/metadefs/<name>`.
+pub fn add_metadef_routes(router: &mut Router) {
+    for (name, doc) in METADEF_SCHEMAS {
+        router.route(
+            Method::GET,
+            &format!("/schemas/metadefs/{name}"),
+            move |_req, _params| Box::pin(async move { json_response(Bytes::from_static(doc)) }),
+        );
+    }
+}
+
 fn json_response(body: Bytes) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::OK;
