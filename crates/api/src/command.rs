@@ -453,8 +453,8 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
 /// schema created, so the embedded defaults (and a fresh SQLite file) need
 /// no separate `db sync`; anything else must be migrated by an operator.
 ///
-/// It runs on a scratch thread with its own runtime, and its connections
-/// are closed before this returns, so nothing crosses the fork.
+/// It runs in a forked child (see `glimpse_runtime::isolate`), so no
+/// runtime, thread or connection ever exists in the master.
 fn prepare_database(conf: &ConfigOpts) -> Result<(), Fatal> {
     let cfg =
         glimpse_db::config::from_conf(conf).map_err(|e| Fatal::new(format!("ERROR: {e}"), 1))?;
@@ -469,34 +469,42 @@ fn prepare_database(conf: &ConfigOpts) -> Result<(), Fatal> {
             Fatal::new(format!("ERROR: cannot create {}: {e}", parent.display()), 1)
         })?;
     }
-    let work = move || -> Result<Option<glimpse_db::SyncOutcome>, glimpse_db::DbError> {
+    // In a throwaway child: a runtime with I/O in the master would leave
+    // tokio's process-wide signal pipe to be shared by every worker.
+    let res = glimpse_runtime::isolate::run_isolated(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| glimpse_db::DbError::Other(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
         rt.block_on(async {
-            let db = glimpse_db::Db::connect(&cfg).await?;
-            let state = glimpse_db::state(&db).await;
-            let out = match state {
-                Ok(glimpse_db::SchemaState::Current) => Ok(None),
-                Ok(glimpse_db::SchemaState::Empty) => glimpse_db::sync(&db).await.map(Some),
+            let db = glimpse_db::Db::connect(&cfg)
+                .await
+                .map_err(|e| e.to_string())?;
+            let out = match glimpse_db::state(&db).await {
+                Ok(glimpse_db::SchemaState::Current) => Ok(String::new()),
+                Ok(glimpse_db::SchemaState::Empty) => match glimpse_db::sync(&db).await {
+                    Ok(glimpse_db::SyncOutcome::Created) => Ok("created".to_string()),
+                    Ok(_) => Ok(String::new()),
+                    Err(e) => Err(e.to_string()),
+                },
                 Ok(other) => Err(glimpse_db::migrate::state_error(&other)
-                    .unwrap_or_else(|| glimpse_db::DbError::Schema(format!("{other:?}")))),
-                Err(e) => Err(e),
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| format!("{other:?}"))),
+                Err(e) => Err(e.to_string()),
             };
             db.close().await;
             out
         })
-    };
-    let res = std::thread::scope(|s| s.spawn(work).join());
+    });
     match res {
-        Ok(Ok(Some(glimpse_db::SyncOutcome::Created))) => {
-            log::info!(target: LOG, "Created Glance 33's schema ({}) in the empty database {url}", glimpse_db::HEAD);
+        Ok(Ok(done)) => {
+            if done == "created" {
+                log::info!(target: LOG, "Created Glance 33's schema ({}) in the empty database {url}", glimpse_db::HEAD);
+            }
             Ok(())
         }
-        Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(Fatal::new(format!("ERROR: database {url}: {e}"), 1)),
-        Err(_) => Err(Fatal::new("ERROR: the database check panicked", 1)),
+        Err(e) => Err(Fatal::new(format!("ERROR: database {url}: {e}"), 1)),
     }
 }
 

@@ -347,3 +347,36 @@ fn large_upload_does_not_grow_the_worker() {
         "worker RSS grew from {before} kB to {after} kB for a {total}-byte upload"
     );
 }
+
+/// Regression: the master once checked the database with a tokio runtime
+/// of its own, which left tokio's process-wide signal pipe to be shared by
+/// the workers it forked, so one worker could swallow another's SIGTERM
+/// and never drain. Every worker must stop after database work.
+#[test]
+fn sigterm_stops_every_worker_after_database_work() {
+    for round in 0..3 {
+        let dir = TempDir::new("data-sigterm");
+        let port = free_port();
+        let conf = conf(port, dir.path(), "").replace("workers = 1", "workers = 2");
+        let mut srv = start(&conf);
+        let workers = srv.workers();
+        assert_eq!(workers.len(), 2);
+        let clients: Vec<_> = (0..16)
+            .map(|_| std::thread::spawn(move || create(port)))
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        srv.signal("TERM");
+        let exited = srv.wait_exit(Duration::from_secs(10));
+        assert_eq!(
+            exited,
+            Some(Some(0)),
+            "round {round}: master did not exit after SIGTERM; log:\n{}",
+            srv.log_text()
+        );
+        for w in workers {
+            assert!(!alive(w), "round {round}: worker {w} still alive");
+        }
+    }
+}
