@@ -131,6 +131,16 @@ impl Repo {
             .collect())
     }
 
+    /// The single integer a `SELECT count(*)` returns.
+    async fn count_rows(&self, q: &Sql) -> Result<i64, DbError> {
+        Ok(fetch(Conn::Pool(&self.db), q, &[Kind::Int64])
+            .await?
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Val::int)
+            .unwrap_or(0))
+    }
+
     async fn list_sql(&self, lq: &ListQuery, viewer: &Viewer) -> Result<Sql, DbError> {
         let d = self.d();
         // The marker first: Glance fetches it with the viewer's rights
@@ -158,124 +168,44 @@ impl Repo {
             }
         };
 
-        let mut q = Sql::new(
-            d,
-            &format!("SELECT {} FROM images WHERE ", image_columns(d)),
-        );
-        q.push(&d.no_index("images.deleted"))
-            .push(" = ")
-            .bool(false);
-        q.push(" AND images.status IN (");
-        for (i, s) in LISTABLE_STATUSES.iter().enumerate() {
-            q.push(if i > 0 { ", '" } else { "'" }).push(s).push("'");
-        }
-        q.push(") AND ")
-            .push(&d.no_index("images.os_hidden"))
-            .push(" = ")
-            .bool(lq.os_hidden);
-        if let Some(p) = lq.protected {
-            q.push(" AND images.protected = ").bool(p);
-        }
-        for f in &lq.filters {
-            q.push(" AND ");
-            push_filter(&mut q, d, f)?;
-        }
-
-        let vis = d.no_index("images.visibility");
-        // Candidates (regular users): Glance's UNION of public/community,
-        // owned, and shared-with-me images, as one OR.
-        if !viewer.is_admin {
-            q.push(" AND (")
-                .push(&vis)
-                .push(" IN ('public', 'community')");
-            if let Some(p) = &viewer.project_id {
-                q.push(" OR images.owner = ").text(p.as_str());
-            }
-            q.push(" OR (").push(&vis).push(
-                " = 'shared' AND EXISTS (SELECT 1 FROM image_members m \
-                       WHERE m.image_id = images.id AND NOT m.deleted",
-            );
-            if let Some(p) = &viewer.project_id {
-                q.push(" AND m.member = ").text(p.as_str());
-                if lq.member_status != "all" {
-                    q.push(" AND m.status = ").text(lq.member_status.as_str());
-                }
-            }
-            q.push(")))");
-        }
-        // The visibility filter, or the community rule.
-        match lq.visibility.as_deref() {
-            Some("all") => {}
-            Some(v) => match Visibility::from_str(v) {
-                Some(v) => {
-                    q.push(" AND ")
-                        .push(&vis)
-                        .push(" = '")
-                        .push(v.as_str())
-                        .push("'");
-                }
-                None => {
-                    q.push(" AND 1 = 0");
-                }
-            },
-            None => match &viewer.project_id {
-                None => {
-                    q.push(" AND ").push(&vis).push(" <> 'community'");
-                }
-                Some(p) => {
-                    q.push(" AND (images.owner = ")
-                        .text(p.as_str())
-                        .push(" OR ")
-                        .push(&vis)
-                        .push(" <> 'community')");
-                }
-            },
-        }
-        for tag in &lq.tags {
-            q.push(
-                " AND EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id \
-                 AND NOT t.deleted AND t.value = ",
-            )
-            .text(tag.as_str())
-            .push(")");
-        }
-
-        // Keyset pagination after the marker.
+        // The sort keys, with how each compares (for the keyset condition).
         let mut keys = Vec::with_capacity(lq.sort.len());
         for (col, dir) in &lq.sort {
             let (kind, nullable) = column_kind(col).ok_or_else(|| bad_column(col))?;
             keys.push((*col, *dir, kind, nullable));
         }
-        if let Some(m) = &marker {
-            let op = |dir: SortDir| if dir == SortDir::Desc { " < " } else { " > " };
-            // The first key again as a plain range, so the planner can
-            // seek an index on it (implied by the OR below).
-            if let Some(&(col, dir, kind, nullable)) = keys.first()
-                && (!nullable || kind == ColKind::Time)
+        // SQLite has no statistics, so it cannot tell a filter that keeps
+        // most images (walk the sort index, stop after one page) from one
+        // that keeps a few (use the filter's index, sort the few). Count
+        // up to DENSE first and say which: a regular user's candidates,
+        // when they are few, drive the query by id; otherwise the matches,
+        // when they are many, force the sort index (`INDEXED BY`).
+        let mut hint = String::new();
+        let mut candidate_ids = false;
+        if self.db.backend() == Backend::Sqlite {
+            if !viewer.is_admin
+                && let Some(p) = &viewer.project_id
             {
-                q.push(" AND images.")
-                    .push(col)
-                    .push(if dir == SortDir::Desc { " <= " } else { " >= " });
-                push_marker_value(&mut q, m, col, kind);
+                let mut probe = Sql::new(d, "SELECT count(*) FROM (");
+                push_candidates(&mut probe, p);
+                probe.push(" LIMIT ").int(DENSE).push(")");
+                candidate_ids = self.count_rows(&probe).await? < DENSE;
             }
-            q.push(" AND (");
-            for i in 0..keys.len() {
-                if i > 0 {
-                    q.push(" OR ");
+            if !candidate_ids && let Some(&(col @ ("created_at" | "updated_at"), ..)) = keys.first()
+            {
+                let mut probe = Sql::new(d, "SELECT count(*) FROM (SELECT 1 FROM images WHERE ");
+                push_where(&mut probe, d, lq, viewer, marker.as_ref(), &keys, false)?;
+                probe.push(" LIMIT ").int(DENSE).push(")");
+                if self.count_rows(&probe).await? >= DENSE {
+                    hint = format!(" INDEXED BY {col}_image_idx");
                 }
-                q.push("(");
-                for &(col, _, kind, nullable) in &keys[..i] {
-                    q.push(&key_expr(col, kind, nullable)).push(" = ");
-                    push_marker_value(&mut q, m, col, kind);
-                    q.push(" AND ");
-                }
-                let (col, dir, kind, nullable) = keys[i];
-                q.push(&key_expr(col, kind, nullable)).push(op(dir));
-                push_marker_value(&mut q, m, col, kind);
-                q.push(")");
             }
-            q.push(")");
         }
+        let mut q = Sql::new(
+            d,
+            &format!("SELECT {} FROM images{hint} WHERE ", image_columns(d)),
+        );
+        push_where(&mut q, d, lq, viewer, marker.as_ref(), &keys, candidate_ids)?;
         q.push(" ORDER BY ");
         for (i, (col, dir, _, _)) in keys.iter().enumerate() {
             if i > 0 {
@@ -290,6 +220,162 @@ impl Repo {
         q.push(" LIMIT ").int(lq.limit.max(0));
         Ok(q)
     }
+}
+
+/// A regular user's candidate image ids (Glance's UNION of public and
+/// community images, its own, and those shared with it; the visibility
+/// and member-status rules are applied by the main condition).
+fn push_candidates(q: &mut Sql, project: &str) {
+    q.push(
+        "SELECT id FROM images WHERE visibility IN ('public', 'community') \
+         UNION ALL SELECT id FROM images WHERE owner = ",
+    )
+    .text(project);
+    q.push(" UNION ALL SELECT image_id FROM image_members WHERE member = ")
+        .text(project);
+}
+
+/// Rows a list may return before a full index walk in sort order beats
+/// sorting the matches (SQLite; see [`Repo::list_sql`]).
+const DENSE: i64 = 2000;
+
+/// The WHERE clause of a list: live and listable, filters, the viewer's
+/// candidates, visibility rules, tags, and the keyset condition after the
+/// marker.
+fn push_where(
+    q: &mut Sql,
+    d: Dialect,
+    lq: &ListQuery,
+    viewer: &Viewer,
+    marker: Option<&Image>,
+    keys: &[(&'static str, SortDir, ColKind, bool)],
+    candidate_ids: bool,
+) -> Result<(), DbError> {
+    q.push(&d.no_index("images.deleted"))
+        .push(" = ")
+        .bool(false);
+    q.push(" AND images.status IN (");
+    for (i, s) in LISTABLE_STATUSES.iter().enumerate() {
+        q.push(if i > 0 { ", '" } else { "'" }).push(s).push("'");
+    }
+    q.push(") AND ")
+        .push(&d.no_index("images.os_hidden"))
+        .push(" = ")
+        .bool(lq.os_hidden);
+    if let Some(p) = lq.protected {
+        q.push(" AND images.protected = ").bool(p);
+    }
+    for f in &lq.filters {
+        q.push(" AND ");
+        push_filter(q, d, f)?;
+    }
+
+    let vis = d.no_index("images.visibility");
+    // Candidates (regular users): Glance's UNION of public/community,
+    // owned, and shared-with-me images, as one OR.
+    if !viewer.is_admin {
+        q.push(" AND (")
+            .push(&vis)
+            .push(" IN ('public', 'community')");
+        if let Some(p) = &viewer.project_id {
+            q.push(" OR images.owner = ").text(p.as_str());
+        }
+        q.push(" OR (").push(&vis).push(
+            " = 'shared' AND EXISTS (SELECT 1 FROM image_members m \
+           WHERE m.image_id = images.id AND NOT m.deleted",
+        );
+        if let Some(p) = &viewer.project_id {
+            q.push(" AND m.member = ").text(p.as_str());
+            if lq.member_status != "all" {
+                q.push(" AND m.status = ").text(lq.member_status.as_str());
+            }
+        }
+        q.push(")))");
+        // When the candidates are few (see `Repo::list_sql`), the same
+        // set as indexable ids (Glance's UNION), so they are read from
+        // the owner, visibility and member indexes instead of a walk
+        // over every image.
+        if candidate_ids && let Some(p) = &viewer.project_id {
+            q.push(" AND images.id IN (");
+            push_candidates(q, p);
+            q.push(")");
+        }
+    }
+    // The visibility filter, or the community rule.
+    match lq.visibility.as_deref() {
+        Some("all") => {}
+        Some(v) => match Visibility::from_str(v) {
+            // Indexable unless the candidate ids drive the query: on
+            // SQLite the density probe decides between this index and
+            // the sort index.
+            Some(v) => {
+                q.push(" AND ")
+                    .push(if candidate_ids {
+                        &vis
+                    } else {
+                        "images.visibility"
+                    })
+                    .push(" = '")
+                    .push(v.as_str())
+                    .push("'");
+            }
+            None => {
+                q.push(" AND 1 = 0");
+            }
+        },
+        None => match &viewer.project_id {
+            None => {
+                q.push(" AND ").push(&vis).push(" <> 'community'");
+            }
+            Some(p) => {
+                q.push(" AND (images.owner = ")
+                    .text(p.as_str())
+                    .push(" OR ")
+                    .push(&vis)
+                    .push(" <> 'community')");
+            }
+        },
+    }
+    for tag in &lq.tags {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id \
+     AND NOT t.deleted AND t.value = ",
+        )
+        .text(tag.as_str())
+        .push(")");
+    }
+
+    if let Some(m) = marker {
+        let op = |dir: SortDir| if dir == SortDir::Desc { " < " } else { " > " };
+        // The first key again as a plain range, so the planner can
+        // seek an index on it (implied by the OR below).
+        if let Some(&(col, dir, kind, nullable)) = keys.first()
+            && (!nullable || kind == ColKind::Time)
+        {
+            q.push(" AND images.")
+                .push(col)
+                .push(if dir == SortDir::Desc { " <= " } else { " >= " });
+            push_marker_value(q, m, col, kind);
+        }
+        q.push(" AND (");
+        for i in 0..keys.len() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("(");
+            for &(col, _, kind, nullable) in &keys[..i] {
+                q.push(&key_expr(col, kind, nullable)).push(" = ");
+                push_marker_value(q, m, col, kind);
+                q.push(" AND ");
+            }
+            let (col, dir, kind, nullable) = keys[i];
+            q.push(&key_expr(col, kind, nullable)).push(op(dir));
+            push_marker_value(q, m, col, kind);
+            q.push(")");
+        }
+        q.push(")");
+    }
+    Ok(())
 }
 
 /// One `_make_conditions_from_filters` condition.
