@@ -83,7 +83,8 @@ impl DbConfig {
 /// A pool on one backend. Cloning is cheap (the pools are `Arc`s inside).
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// The pool and its queue of write transactions (see [`Db::begin_write`]).
+    Sqlite(SqlitePool, std::sync::Arc<tokio::sync::Mutex<()>>),
     Postgres(PgPool),
     MySql(MySqlPool),
 }
@@ -91,7 +92,11 @@ pub enum Db {
 /// A transaction on one backend; see [`Db::begin_write`].
 #[derive(Debug)]
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    /// With the pool's write turn (see [`Db::begin_write`]).
+    Sqlite(
+        Transaction<'static, Sqlite>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
+    ),
     Postgres(Transaction<'static, Postgres>),
     MySql(Transaction<'static, MySql>),
 }
@@ -103,7 +108,7 @@ pub enum Tx {
 macro_rules! on_backend {
     ($value:expr, $ty:ident, |$p:ident| $body:expr) => {
         match $value {
-            $ty::Sqlite($p) => $body,
+            $ty::Sqlite($p, ..) => $body,
             $ty::Postgres($p) => $body,
             $ty::MySql($p) => $body,
         }
@@ -146,7 +151,7 @@ impl Db {
                             .idle_timeout(None)
                     }
                 };
-                Db::Sqlite(pool.connect_lazy_with(opts))
+                Db::Sqlite(pool.connect_lazy_with(opts), Default::default())
             }
             Backend::Postgres => {
                 let mut opts = PgConnectOptions::new_without_pgpass();
@@ -272,7 +277,7 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
             Db::MySql(_) => Backend::MySql,
         }
@@ -291,7 +296,23 @@ impl Db {
     /// read-then-write transaction cannot fail half-way on a lock upgrade.
     pub async fn begin_write(&self) -> Result<Tx, DbError> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p, queue) => {
+                // One writer at a time per pool: SQLite's busy handler
+                // sleeps 1, 2, 5, 10 ms... between retries, so this
+                // process's writers queue here instead and write latency
+                // stays at the commit time. Other processes still meet the
+                // file lock and the busy timeout; the queue itself is
+                // bounded by the pool's acquire timeout.
+                let wait = p.options().get_acquire_timeout();
+                let turn = tokio::time::timeout(wait, queue.clone().lock_owned())
+                    .await
+                    .map_err(|_| {
+                        DbError::Unavailable(format!(
+                            "timed out after {wait:?} waiting for a write transaction"
+                        ))
+                    })?;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
             Db::MySql(p) => Tx::MySql(p.begin().await?),
         })
@@ -329,7 +350,7 @@ impl Db {
 
 impl From<Transaction<'static, Sqlite>> for Tx {
     fn from(t: Transaction<'static, Sqlite>) -> Tx {
-        Tx::Sqlite(t)
+        Tx::Sqlite(t, None)
     }
 }
 impl From<Transaction<'static, Postgres>> for Tx {

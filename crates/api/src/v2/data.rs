@@ -204,6 +204,64 @@ impl HashHandle {
     }
 }
 
+/// The multihash, computed on a thread of its own so it runs beside the
+/// md5 (on another core) instead of after it: the two digests together
+/// are the upload's CPU cost. Falls back to hashing inline when no thread
+/// can be started.
+enum MultiHash {
+    Thread {
+        tx: std::sync::mpsc::SyncSender<Bytes>,
+        join: std::thread::JoinHandle<String>,
+    },
+    Inline(Hasher),
+}
+
+/// Chunks queued for the hashing thread before the stream waits for it.
+const HASH_QUEUE: usize = 32;
+
+impl MultiHash {
+    fn start(algo: HashAlgo) -> MultiHash {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(HASH_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("glimpse-hash".into())
+            .spawn(move || {
+                let mut h = Hasher::new(algo);
+                while let Ok(chunk) = rx.recv() {
+                    h.update(&chunk);
+                }
+                h.hex()
+            });
+        match spawned {
+            Ok(join) => MultiHash::Thread { tx, join },
+            Err(e) => {
+                log::warn!("cannot start a hashing thread ({e}); hashing inline");
+                MultiHash::Inline(Hasher::new(algo))
+            }
+        }
+    }
+
+    fn update(&mut self, chunk: &Bytes) {
+        match self {
+            MultiHash::Thread { tx, .. } => {
+                // The thread only stops when this sender is dropped.
+                let _ = tx.send(chunk.clone());
+            }
+            MultiHash::Inline(h) => h.update(chunk),
+        }
+    }
+
+    /// The hex digest; waits for the thread to drain its queue.
+    fn finish(self) -> Option<String> {
+        match self {
+            MultiHash::Thread { tx, join } => {
+                drop(tx);
+                join.join().ok()
+            }
+            MultiHash::Inline(h) => Some(h.hex()),
+        }
+    }
+}
+
 /// Passes the upload through unchanged while hashing and counting it.
 /// Like Glance's `LimitingReader`, a chunk taking the total past the cap is
 /// not passed on: the stream fails with an `io::Error` (kind `Other`)
@@ -211,7 +269,7 @@ impl HashHandle {
 /// After any error or the end, it yields nothing more.
 pub struct HashingStream<S> {
     inner: S,
-    state: Option<(Md5, Hasher)>,
+    state: Option<(Md5, MultiHash)>,
     algo: HashAlgo,
     size: u64,
     cap: u64,
@@ -227,7 +285,7 @@ where
         (
             HashingStream {
                 inner,
-                state: Some((Md5::new(), Hasher::new(algo))),
+                state: Some((Md5::new(), MultiHash::start(algo))),
                 algo,
                 size: 0,
                 cap,
@@ -262,8 +320,8 @@ where
                     return Poll::Ready(Some(Err(io::Error::other(e))));
                 }
                 this.size = size;
-                md5.update(&chunk);
                 h.update(&chunk);
+                md5.update(&chunk);
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -272,14 +330,19 @@ where
             }
             Poll::Ready(None) => {
                 if let Some((md5, h)) = this.state.take() {
-                    let d = Digests {
-                        size: this.size,
-                        checksum: hex(&md5.finalize()),
-                        algo: this.algo.name(),
-                        hash: h.hex(),
-                    };
-                    if let Ok(mut o) = this.handle.0.lock() {
-                        o.digests = Some(d);
+                    let checksum = hex(&md5.finalize());
+                    // A hashing thread that died leaves no digests: the
+                    // upload then fails instead of recording a wrong hash.
+                    if let Some(hash) = h.finish() {
+                        let d = Digests {
+                            size: this.size,
+                            checksum,
+                            algo: this.algo.name(),
+                            hash,
+                        };
+                        if let Ok(mut o) = this.handle.0.lock() {
+                            o.digests = Some(d);
+                        }
                     }
                 }
                 Poll::Ready(None)
