@@ -129,6 +129,8 @@ impl Viewer {
 #[derive(Clone, Debug)]
 pub struct Repo {
     db: Db,
+    /// SQLite list-plan decisions by query (see `query::Repo::list_sql`).
+    plans: std::sync::Arc<std::sync::Mutex<query::PlanCache>>,
 }
 
 /// `images` columns in the order [`IMAGE_KINDS`] decodes them.
@@ -242,7 +244,10 @@ fn metadata_json(m: &Map<String, Value>) -> String {
 
 impl Repo {
     pub fn new(db: Db) -> Repo {
-        Repo { db }
+        Repo {
+            db,
+            plans: Default::default(),
+        }
     }
 
     pub fn db(&self) -> &Db {

@@ -131,6 +131,28 @@ impl Repo {
             .collect())
     }
 
+    /// Whether `probe` (a capped count) reaches DENSE, remembered for a
+    /// while per query: the same list asked again (the first page, above
+    /// all) costs no second scan.
+    async fn dense(&self, probe: &Sql) -> Result<bool, DbError> {
+        let key = format!("{}|{:?}", probe.text, probe.args);
+        let now = std::time::Instant::now();
+        if let Ok(cache) = self.plans.lock()
+            && let Some((at, dense)) = cache.0.get(&key)
+            && now.duration_since(*at) < PLAN_TTL
+        {
+            return Ok(*dense);
+        }
+        let dense = self.count_rows(probe).await? >= DENSE;
+        if let Ok(mut cache) = self.plans.lock() {
+            if cache.0.len() >= PLAN_CACHE_MAX {
+                cache.0.clear();
+            }
+            cache.0.insert(key, (now, dense));
+        }
+        Ok(dense)
+    }
+
     /// The single integer a `SELECT count(*)` returns.
     async fn count_rows(&self, q: &Sql) -> Result<i64, DbError> {
         Ok(fetch(Conn::Pool(&self.db), q, &[Kind::Int64])
@@ -189,14 +211,14 @@ impl Repo {
                 let mut probe = Sql::new(d, "SELECT count(*) FROM (");
                 push_candidates(&mut probe, p);
                 probe.push(" LIMIT ").int(DENSE).push(")");
-                candidate_ids = self.count_rows(&probe).await? < DENSE;
+                candidate_ids = !self.dense(&probe).await?;
             }
             if !candidate_ids && let Some(&(col @ ("created_at" | "updated_at"), ..)) = keys.first()
             {
                 let mut probe = Sql::new(d, "SELECT count(*) FROM (SELECT 1 FROM images WHERE ");
                 push_where(&mut probe, d, lq, viewer, marker.as_ref(), &keys, false)?;
                 probe.push(" LIMIT ").int(DENSE).push(")");
-                if self.count_rows(&probe).await? >= DENSE {
+                if self.dense(&probe).await? {
                     hint = format!(" INDEXED BY {col}_image_idx");
                 }
             }
@@ -234,6 +256,14 @@ fn push_candidates(q: &mut Sql, project: &str) {
     q.push(" UNION ALL SELECT image_id FROM image_members WHERE member = ")
         .text(project);
 }
+
+/// How long a plan decision is reused, and how many are kept.
+const PLAN_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+const PLAN_CACHE_MAX: usize = 1024;
+
+/// Probe results by query text and arguments.
+#[derive(Debug, Default)]
+pub(crate) struct PlanCache(std::collections::HashMap<String, (std::time::Instant, bool)>);
 
 /// Rows a list may return before a full index walk in sort order beats
 /// sorting the matches (SQLite; see [`Repo::list_sql`]).
