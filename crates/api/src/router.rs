@@ -98,7 +98,11 @@ impl Router {
                     // Routes' `{name}` matches one or more characters.
                     Segment::Param(_) if part.is_empty() => continue 'routes,
                     Segment::Param(n) => {
-                        params.0.insert(n.clone(), percent_decode(part));
+                        // PATH_INFO is percent-decoded before Routes sees it: `%20`
+                        // in a tag is a space.
+                        params
+                            .0
+                            .insert(n.clone(), glimpse_domain::py::unquote(part));
                     }
                 }
             }
@@ -106,32 +110,6 @@ impl Router {
         }
         None
     }
-}
-
-/// PATH_INFO is percent-decoded before Routes sees it: `%20` in a tag is
-/// a space. Invalid UTF-8 is replaced (Python decodes it as latin-1 and
-/// then fails the same request further on).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 fn same_shape(segs: &[Segment], template: &str) -> bool {

@@ -11,6 +11,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use glimpse_domain::py::unquote;
+
 use crate::DbError;
 
 /// The SQL dialect a connection speaks. All dialect differences in this crate
@@ -163,8 +165,8 @@ impl DbUrl {
         let (username, password) = match userinfo {
             None => (None, None),
             Some(ui) => match ui.split_once(':') {
-                Some((u, p)) => (Some(pct_decode(u)), Some(pct_decode(p))),
-                None => (Some(pct_decode(ui)), None),
+                Some((u, p)) => (Some(unquote(u)), Some(unquote(p))),
+                None => (Some(unquote(ui)), None),
             },
         };
         let (host, port) = split_host_port(hostport).map_err(bad)?;
@@ -172,12 +174,11 @@ impl DbUrl {
         for pair in query_str.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             // parse_qsl semantics: `+` is a space in query strings only.
-            query.push((
-                pct_decode(&k.replace('+', " ")),
-                pct_decode(&v.replace('+', " ")),
-            ));
+            query.push((unquote(&k.replace('+', " ")), unquote(&v.replace('+', " "))));
         }
-        let database = database.filter(|d| !d.is_empty()).map(pct_decode);
+        let database = database
+            .filter(|d| !d.is_empty())
+            .map(glimpse_domain::py::unquote);
         Ok(DbUrl {
             backend: *backend,
             driver: driver.map(str::to_string),
@@ -250,7 +251,7 @@ fn split_host_port(hp: &str) -> Result<(Option<String>, Option<u16>), String> {
                 .map_err(|_| format!("port {p:?} is not a number between 0 and 65535"))?,
         ),
     };
-    Ok(((!host.is_empty()).then(|| pct_decode(host)), port))
+    Ok(((!host.is_empty()).then(|| unquote(host)), port))
 }
 
 /// Replaces the password in `scheme://user:password@host…` with `***`.
@@ -268,29 +269,6 @@ fn mask(url: &str) -> String {
         Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
         None => url.to_string(),
     }
-}
-
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]

@@ -363,7 +363,14 @@ pub fn urlencode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Str
     out
 }
 
-fn unquote_bytes(s: &[u8]) -> Vec<u8> {
+/// `urllib.parse.unquote` on text, invalid UTF-8 replaced: `%XX` escapes
+/// decoded, anything else (a stray `%`) kept.
+pub fn unquote(s: &str) -> String {
+    String::from_utf8_lossy(&unquote_bytes(s.as_bytes())).into_owned()
+}
+
+/// `%XX` decoding on bytes (a stray `%` is kept).
+pub fn unquote_bytes(s: &[u8]) -> Vec<u8> {
     let hex = |b: u8| (b as char).to_digit(16);
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;

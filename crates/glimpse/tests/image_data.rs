@@ -216,6 +216,26 @@ fn size_cap_refuses_and_rolls_back() {
     assert_eq!(show(port, &id)["size"], 1 << 20);
 }
 
+/// Starts a sized upload of `declared` bytes, sends the first `sent`, and
+/// waits until the image is `saving`; the caller finishes or drops it.
+fn begin_upload(port: u16, id: &str, declared: usize, sent: usize) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(
+        format!(
+            "PUT /v2/images/{id}/file HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Content-Type: application/octet-stream\r\nContent-Length: {declared}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    s.write_all(&pattern(sent, 3)).unwrap();
+    assert!(wait_until(
+        Duration::from_secs(5),
+        || show(port, id)["status"] == "saving"
+    ));
+    s
+}
+
 #[test]
 fn client_vanishing_mid_upload_leaves_the_image_queued() {
     let dir = TempDir::new("data-vanish");
@@ -223,22 +243,7 @@ fn client_vanishing_mid_upload_leaves_the_image_queued() {
     let _srv = start(&conf(port, dir.path(), ""));
     let id = create(port);
     {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.write_all(
-            format!(
-                "PUT /v2/images/{id}/file HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-                 Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-                64 << 20
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-        s.write_all(&pattern(4 << 20, 3)).unwrap();
-        // While the body is still arriving, the image is saving.
-        assert!(wait_until(
-            Duration::from_secs(5),
-            || show(port, &id)["status"] == "saving"
-        ));
+        let _s = begin_upload(port, &id, 64 << 20, 4 << 20);
     } // dropped: the connection closes with 60 MiB missing
     assert!(
         wait_until(Duration::from_secs(10), || show(port, &id)["status"]
@@ -271,22 +276,7 @@ fn racing_upload_and_delete_during_upload() {
     let port = free_port();
     let _srv = start(&conf(port, dir.path(), ""));
     let id = create(port);
-    let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    first
-        .write_all(
-            format!(
-                "PUT /v2/images/{id}/file HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-                 Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-                8 << 20
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    first.write_all(&pattern(1 << 20, 5)).unwrap();
-    assert!(wait_until(
-        Duration::from_secs(5),
-        || show(port, &id)["status"] == "saving"
-    ));
+    let mut first = begin_upload(port, &id, 8 << 20, 1 << 20);
     // A second upload while the first is saving: 409 (queued → saving is
     // not allowed from saving).
     let r = request(
