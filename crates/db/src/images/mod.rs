@@ -507,11 +507,17 @@ impl Repo {
         let t = now();
         self.write_properties(Conn::Tx(&mut tx), image, t, false)
             .await?;
-        tags::set_all(d, Conn::Tx(&mut tx), &image.id, &image.tags, t).await?;
-        if !image.locations.is_empty() {
-            self.set_locations(Conn::Tx(&mut tx), &image.id, &image.locations, t)
-                .await?;
+        tags::insert_all(d, Conn::Tx(&mut tx), &image.id, &image.tags, t).await?;
+        if image.locations.is_empty() {
+            // Nothing the database assigns is shown: what was written is
+            // what a read would return (owner "" is stored as NULL).
+            tx.commit().await?;
+            let mut stored = image.clone();
+            stored.owner = stored.owner.filter(|o| !o.is_empty());
+            return Ok(stored);
         }
+        self.set_locations(Conn::Tx(&mut tx), &image.id, &image.locations, t)
+            .await?;
         let stored = self.get_in(Conn::Tx(&mut tx), &image.id).await?;
         tx.commit().await?;
         Ok(stored)

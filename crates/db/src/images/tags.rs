@@ -65,6 +65,25 @@ async fn soft_delete(
 
 /// `image_tag_set_all`: insert the missing tags in the given order,
 /// soft-delete the ones no longer wanted.
+/// The tags of a new image (no rows can exist yet): one insert per
+/// distinct tag.
+pub(super) async fn insert_all(
+    d: Dialect,
+    mut conn: Conn<'_>,
+    image_id: &str,
+    tags: &[String],
+    t: Timestamp,
+) -> Result<(), DbError> {
+    let mut created: Vec<&str> = Vec::new();
+    for tag in tags {
+        if !created.contains(&tag.as_str()) {
+            created.push(tag);
+            insert(d, conn.re(), image_id, tag, t).await?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn set_all(
     d: Dialect,
     mut conn: Conn<'_>,
