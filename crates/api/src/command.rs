@@ -58,7 +58,7 @@ pub fn api_main(args: &[String]) -> i32 {
             "No configuration file found: running on embedded defaults ({host}:{port}, built-in paste pipeline, data in {}, Glance's legacy policy defaults)",
             embedded_data_dir().display());
     }
-    let generation = match build_generation(&loaded) {
+    let generation = match build_generation(&loaded, true) {
         Ok(g) => g,
         Err(e) => {
             log::error!(target: LOG, "{}", e.message.trim_start_matches("ERROR: "));
@@ -74,7 +74,7 @@ pub fn api_main(args: &[String]) -> i32 {
             Ok(None) => return Err("unexpected --help/--version on reload".into()),
             Err(e) => return Err(e.message.trim_start_matches("ERROR: ").to_string()),
         };
-        let g = build_generation(&next)
+        let g = build_generation(&next, false)
             .map_err(|e| e.message.trim_start_matches("ERROR: ").to_string())?;
         // Every option takes effect: the new generation is built from scratch.
         for change in current.conf.changed_options(&next.conf) {
@@ -352,7 +352,11 @@ fn paste_source(l: &Loaded) -> Result<(PathBuf, Option<String>), Fatal> {
 
 /// Build everything a generation of workers needs: handlers (validated by
 /// building them here, in the master), sockets to bind, server settings.
-pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
+/// `initial` is false on a SIGHUP reload: the database is then tried once,
+/// not `max_retries` times, so a database outage cannot hold the master
+/// (which also reaps and respawns workers) for minutes; a failed check
+/// keeps the old generation serving.
+pub fn build_generation(l: &Loaded, initial: bool) -> Result<Generation, Fatal> {
     let conf = &l.conf;
     let flavor = conf
         .get_str("paste_deploy", "flavor")
@@ -444,7 +448,7 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
         });
     }
     // Last, so that configuration and paste errors are reported first.
-    prepare_database(conf)?;
+    prepare_database(conf, initial)?;
     Ok(Generation { settings, services })
 }
 
@@ -455,9 +459,12 @@ pub fn build_generation(l: &Loaded) -> Result<Generation, Fatal> {
 ///
 /// It runs in a forked child (see `glimpse_runtime::isolate`), so no
 /// runtime, thread or connection ever exists in the master.
-fn prepare_database(conf: &ConfigOpts) -> Result<(), Fatal> {
-    let cfg =
+fn prepare_database(conf: &ConfigOpts, retry: bool) -> Result<(), Fatal> {
+    let mut cfg =
         glimpse_db::config::from_conf(conf).map_err(|e| Fatal::new(format!("ERROR: {e}"), 1))?;
+    if !retry {
+        cfg.max_retries = 0;
+    }
     let url = cfg.url.masked();
     // The default SQLite file lives in the data directory, which may not
     // exist yet on a first run.
