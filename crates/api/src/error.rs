@@ -74,17 +74,19 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// A WebOb exception with this status and explanation (what Glance raises
+/// as `webob.exc.HTTP<Status>(explanation=...)`).
+pub fn http_error(status: StatusCode, explanation: impl Into<String>) -> ApiError {
+    HttpError::new(status).explanation(explanation).into()
+}
+
 /// Shorthands for the WebOb exceptions Glance raises directly.
 pub fn bad_request(explanation: impl Into<String>) -> ApiError {
-    HttpError::new(StatusCode::BAD_REQUEST)
-        .explanation(explanation)
-        .into()
+    http_error(StatusCode::BAD_REQUEST, explanation)
 }
 
 pub fn forbidden(explanation: impl Into<String>) -> ApiError {
-    HttpError::new(StatusCode::FORBIDDEN)
-        .explanation(explanation)
-        .into()
+    http_error(StatusCode::FORBIDDEN, explanation)
 }
 
 /// `HTTPForbidden(msg)`: the text becomes WebOb's detail under the stock
@@ -94,9 +96,7 @@ pub fn forbidden_detail(detail: impl Into<String>) -> ApiError {
 }
 
 pub fn not_found(explanation: impl Into<String>) -> ApiError {
-    HttpError::new(StatusCode::NOT_FOUND)
-        .explanation(explanation)
-        .into()
+    http_error(StatusCode::NOT_FOUND, explanation)
 }
 
 /// A bare `HTTPNotFound()` (WebOb's stock explanation).
@@ -104,10 +104,12 @@ pub fn not_found_bare() -> ApiError {
     HttpError::new(StatusCode::NOT_FOUND).into()
 }
 
+pub fn too_large(explanation: impl Into<String>) -> ApiError {
+    http_error(StatusCode::PAYLOAD_TOO_LARGE, explanation)
+}
+
 pub fn conflict(explanation: impl Into<String>) -> ApiError {
-    HttpError::new(StatusCode::CONFLICT)
-        .explanation(explanation)
-        .into()
+    http_error(StatusCode::CONFLICT, explanation)
 }
 
 impl ApiError {

@@ -45,6 +45,18 @@ fn create(port: u16) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
+/// A sized `PUT /file` of `body` on a fresh connection.
+fn put_file(port: u16, id: &str, body: &[u8]) -> Resp {
+    request(
+        port,
+        "PUT",
+        &format!("/v2/images/{id}/file"),
+        &[("Content-Type", "application/octet-stream")],
+        body,
+    )
+    .unwrap()
+}
+
 fn show(port: u16, id: &str) -> serde_json::Value {
     let r = request(port, "GET", &format!("/v2/images/{id}"), &[], b"").unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
@@ -169,14 +181,7 @@ fn chunked_upload_hashes_on_the_fly_and_downloads_back() {
     assert_eq!(r.status, 416, "{}", r.text());
 
     // A second upload to an active image: 409, nothing changes.
-    let r = request(
-        port,
-        "PUT",
-        &format!("/v2/images/{id}/file"),
-        &[("Content-Type", "application/octet-stream")],
-        b"more",
-    )
-    .unwrap();
+    let r = put_file(port, &id, b"more");
     assert_eq!(r.status, 409, "{}", r.text());
     assert_eq!(show(port, &id)["checksum"], md5.as_str());
 }
@@ -204,14 +209,7 @@ fn size_cap_refuses_and_rolls_back() {
         store_files(dir.path())
     );
     // And a sized upload within the cap then works.
-    let r = request(
-        port,
-        "PUT",
-        &format!("/v2/images/{id}/file"),
-        &[("Content-Type", "application/octet-stream")],
-        &pattern(1 << 20, 1),
-    )
-    .unwrap();
+    let r = put_file(port, &id, &pattern(1 << 20, 1));
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(show(port, &id)["size"], 1 << 20);
 }
@@ -258,14 +256,7 @@ fn client_vanishing_mid_upload_leaves_the_image_queued() {
         store_files(dir.path())
     );
     // The image is usable afterwards.
-    let r = request(
-        port,
-        "PUT",
-        &format!("/v2/images/{id}/file"),
-        &[("Content-Type", "application/octet-stream")],
-        b"0123456789",
-    )
-    .unwrap();
+    let r = put_file(port, &id, b"0123456789");
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(show(port, &id)["status"], "active");
 }
@@ -279,14 +270,7 @@ fn racing_upload_and_delete_during_upload() {
     let mut first = begin_upload(port, &id, 8 << 20, 1 << 20);
     // A second upload while the first is saving: 409 (queued → saving is
     // not allowed from saving).
-    let r = request(
-        port,
-        "PUT",
-        &format!("/v2/images/{id}/file"),
-        &[("Content-Type", "application/octet-stream")],
-        b"x",
-    )
-    .unwrap();
+    let r = put_file(port, &id, b"x");
     assert_eq!(r.status, 409, "{}", r.text());
     // Delete while saving: 204; the first upload then ends in 410 and
     // leaves no data behind.

@@ -26,7 +26,7 @@ use super::data::{self, HashingStream, RangeDecision};
 use super::images::get_image;
 use super::service::{ImageService, context, handler, param, reject_body};
 use crate::context::RequestContext;
-use crate::error::{ApiError, ApiResult, bad_request, forbidden};
+use crate::error::{ApiError, ApiResult, bad_request, forbidden, http_error};
 use crate::policy::ImagePolicy;
 use crate::router::{Params, Router};
 
@@ -43,10 +43,6 @@ pub fn add_routes(router: &mut Router, svc: &Arc<ImageService>) {
         "/images/{image_id}/file",
         handler(svc.clone(), upload),
     );
-}
-
-fn status_error(status: StatusCode, explanation: impl Into<String>) -> ApiError {
-    ApiError::from(HttpError::new(status).explanation(explanation))
 }
 
 /// `request.get_content_type(('application/octet-stream',))`: 415 with
@@ -96,7 +92,7 @@ fn target_store<'a>(
     }
     let store = stores
         .default_store()
-        .ok_or_else(|| status_error(StatusCode::GONE, ADD_DISABLED))?;
+        .ok_or_else(|| http_error(StatusCode::GONE, ADD_DISABLED))?;
     Ok((None, store))
 }
 
@@ -165,7 +161,7 @@ async fn upload(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
         // write (nothing is recorded, the data goes).
         discard(&store, &stored.uri, &id).await;
         restore(&svc, &image).await;
-        return Err(status_error(
+        return Err(http_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "upload incomplete",
         ));
@@ -213,7 +209,7 @@ async fn upload(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
 }
 
 fn gone(id: &str) -> ApiError {
-    status_error(
+    http_error(
         StatusCode::GONE,
         format!(
             "Image {id} could not be found after upload. The image may have been deleted \
@@ -225,22 +221,22 @@ fn gone(id: &str) -> ApiError {
 /// The statuses and texts Glance's upload answers store errors with.
 fn upload_store_error(id: &str, e: StoreError) -> ApiError {
     match e {
-        StoreError::StorageFull(_) => status_error(
+        StoreError::StorageFull(_) => http_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("Image storage media is full: {e}"),
         ),
-        StoreError::SizeLimit { .. } => status_error(
+        StoreError::SizeLimit { .. } => http_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "The incoming image is too large: The provided image is too large.",
         ),
-        StoreError::WriteDenied(_) => status_error(
+        StoreError::WriteDenied(_) => http_error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("Insufficient permissions on image storage media: {e}"),
         ),
         StoreError::AddDisabled(_) | StoreError::ReadOnly(_) => {
-            status_error(StatusCode::GONE, ADD_DISABLED)
+            http_error(StatusCode::GONE, ADD_DISABLED)
         }
-        StoreError::Duplicate(_) => status_error(StatusCode::CONFLICT, e.to_string()),
+        StoreError::Duplicate(_) => http_error(StatusCode::CONFLICT, e.to_string()),
         StoreError::SizeMismatch { .. } | StoreError::BadLocation(_) => bad_request(e.to_string()),
         StoreError::Input(ref io) => {
             log::warn!(target: LOG, "Upload of image {id} failed reading the request body: {io}");
@@ -404,7 +400,7 @@ async fn serve(
             )),
         )),
         Some(e @ StoreError::Unavailable(_)) => {
-            Err(status_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+            Err(http_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
         }
         Some(e) => Err(ApiError::Store(e)),
     }

@@ -21,7 +21,7 @@ use super::service::{
 };
 use crate::context::RequestContext;
 use crate::error::{
-    ApiError, ApiResult, bad_request, conflict, forbidden, forbidden_detail, not_found,
+    ApiResult, bad_request, conflict, forbidden, forbidden_detail, not_found, too_large,
 };
 use crate::policy::ImagePolicy;
 use crate::router::{Params, Router};
@@ -93,10 +93,7 @@ fn check_before_write(svc: &ImageService, image: &Image) -> ApiResult<()> {
         .size
         .is_some_and(|s| s as u64 > svc.settings.image_size_cap)
     {
-        return Err(ApiError::from(
-            glimpse_http::fault::HttpError::new(StatusCode::PAYLOAD_TOO_LARGE)
-                .explanation("The provided image is too large."),
-        ));
+        return Err(too_large("The provided image is too large."));
     }
     props::check_no_4byte(image)?;
     Ok(())
@@ -508,14 +505,10 @@ async fn tag_add(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<R
         .map_err(|e| bad_request(format!("Could not update image: {}", e.explanation())))?;
     if !image.tags.iter().any(|t| t == tag) {
         props::check_tag_quota(image.tags.len() + 1, svc.settings.tag_quota).map_err(|e| {
-            ApiError::from(
-                glimpse_http::fault::HttpError::new(StatusCode::PAYLOAD_TOO_LARGE).explanation(
-                    format!(
-                        "Image tag limit exceeded for image {id}: {}:",
-                        e.explanation()
-                    ),
-                ),
-            )
+            too_large(format!(
+                "Image tag limit exceeded for image {id}: {}:",
+                e.explanation()
+            ))
         })?;
     }
     repo.tag_add(id, tag).await?;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use glimpse_db::DbError;
 use glimpse_domain::{Image, Member, MemberStatus, props, py};
-use glimpse_http::fault::HttpError;
 use glimpse_http::{Request, Response};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -18,7 +17,7 @@ use super::service::{
     ImageService, context, handler, json_response, param, read_json, reject_body, require_body,
 };
 use crate::context::RequestContext;
-use crate::error::{ApiError, ApiResult, bad_request, forbidden, not_found};
+use crate::error::{ApiError, ApiResult, bad_request, forbidden, not_found, too_large};
 use crate::policy::MemberPolicy;
 use crate::router::{Params, Router};
 
@@ -153,12 +152,10 @@ async fn create(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
     let repo = svc.repo().await?;
     let current = repo.count_members(&id).await?;
     props::check_member_quota(current.max(0) as usize, svc.settings.member_quota).map_err(|e| {
-        ApiError::from(
-            HttpError::new(StatusCode::PAYLOAD_TOO_LARGE).explanation(format!(
-                "Image member limit exceeded for image {id}: {}:",
-                e.explanation()
-            )),
-        )
+        too_large(format!(
+            "Image member limit exceeded for image {id}: {}:",
+            e.explanation()
+        ))
     })?;
     if member_id.chars().count() > 255 {
         return Err(bad_request(format!(
