@@ -541,11 +541,3 @@ async fn tag_image(repo: &Repo, ctx: &RequestContext, id: &str) -> ApiResult<Ima
         Err(e) => Err(e.into()),
     }
 }
-
-/// Membership needs a shared image (`Only shared images have members.`).
-pub fn require_shared(image: &Image) -> ApiResult<()> {
-    if image.visibility != glimpse_domain::Visibility::Shared {
-        return Err(forbidden("Only shared images have members."));
-    }
-    Ok(())
-}
