@@ -9,6 +9,8 @@
 //! - [`pool`]: [`Db`], a lazily-connecting pool per backend, and [`Tx`];
 //!   the SQLite multi-worker settings (WAL, busy timeout, `BEGIN IMMEDIATE`
 //!   for writes). Open pools in workers, after fork — never in the master.
+//! - [`group`]: group commit for SQLite writers (one fsync for a queue of
+//!   concurrent write transactions, each in its own savepoint).
 //! - [`schema`]: Glance 33's tables at alembic head `2024_1_contract01`,
 //!   written once as data (a small table/column/index description).
 //! - [`ddl`]: that description rendered as each dialect's CREATE statements.
@@ -35,6 +37,7 @@
 pub mod config;
 pub mod ddl;
 pub mod error;
+pub mod group;
 pub mod images;
 pub mod manage;
 pub mod migrate;

@@ -16,6 +16,7 @@
 //! once, which is exactly the 500s Python Glance shows under load.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
@@ -26,6 +27,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Executor, Row, Transaction};
 
+use crate::group::{GroupStats, WriteQueue, WriteTx};
 use crate::url::{DbUrl, SqlitePath};
 use crate::{Backend, DbError};
 
@@ -84,7 +86,7 @@ impl DbConfig {
 #[derive(Debug, Clone)]
 pub enum Db {
     /// The pool and its queue of write transactions (see [`Db::begin_write`]).
-    Sqlite(SqlitePool, std::sync::Arc<tokio::sync::Mutex<()>>),
+    Sqlite(SqlitePool, Arc<WriteQueue>),
     Postgres(PgPool),
     MySql(MySqlPool),
 }
@@ -92,11 +94,10 @@ pub enum Db {
 /// A transaction on one backend; see [`Db::begin_write`].
 #[derive(Debug)]
 pub enum Tx {
-    /// With the pool's write turn (see [`Db::begin_write`]).
-    Sqlite(
-        Transaction<'static, Sqlite>,
-        Option<tokio::sync::OwnedMutexGuard<()>>,
-    ),
+    /// A read transaction ([`Db::begin_read`]).
+    Sqlite(Transaction<'static, Sqlite>),
+    /// A writer's turn in its pool's commit group ([`Db::begin_write`]).
+    SqliteWrite(WriteTx),
     Postgres(Transaction<'static, Postgres>),
     MySql(Transaction<'static, MySql>),
 }
@@ -111,6 +112,20 @@ macro_rules! on_backend {
             $ty::Sqlite($p, ..) => $body,
             $ty::Postgres($p) => $body,
             $ty::MySql($p) => $body,
+        }
+    };
+}
+
+/// [`on_backend!`] for a [`Tx`], whose SQLite writers come in their own
+/// variant; every arm's binding derefs to the backend's connection.
+#[macro_export]
+macro_rules! on_tx {
+    ($value:expr, |$p:ident| $body:expr) => {
+        match $value {
+            $crate::Tx::Sqlite($p) => $body,
+            $crate::Tx::SqliteWrite($p) => $body,
+            $crate::Tx::Postgres($p) => $body,
+            $crate::Tx::MySql($p) => $body,
         }
     };
 }
@@ -294,28 +309,25 @@ impl Db {
     /// Begins a transaction that will write. On SQLite it takes the write
     /// lock now (`BEGIN IMMEDIATE`), waiting up to the busy timeout, so a
     /// read-then-write transaction cannot fail half-way on a lock upgrade.
+    ///
+    /// SQLite writers of one pool take turns in a queue (SQLite's busy
+    /// handler sleeps 1, 2, 5, 10 ms… between retries; a queue keeps write
+    /// latency at the work itself) and share commits: see [`crate::group`].
+    /// The queue is bounded by the pool's acquire timeout.
     pub async fn begin_write(&self) -> Result<Tx, DbError> {
         Ok(match self {
-            Db::Sqlite(p, queue) => {
-                // One writer at a time per pool: SQLite's busy handler
-                // sleeps 1, 2, 5, 10 ms... between retries, so this
-                // process's writers queue here instead and write latency
-                // stays at the commit time. Other processes still meet the
-                // file lock and the busy timeout; the queue itself is
-                // bounded by the pool's acquire timeout.
-                let wait = p.options().get_acquire_timeout();
-                let turn = tokio::time::timeout(wait, queue.clone().lock_owned())
-                    .await
-                    .map_err(|_| {
-                        DbError::Unavailable(format!(
-                            "timed out after {wait:?} waiting for a write transaction"
-                        ))
-                    })?;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
-            }
+            Db::Sqlite(p, queue) => Tx::SqliteWrite(queue.begin(p).await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
             Db::MySql(p) => Tx::MySql(p.begin().await?),
         })
+    }
+
+    /// SQLite's commit-group counters (`None` on other backends).
+    pub fn write_groups(&self) -> Option<GroupStats> {
+        match self {
+            Db::Sqlite(_, queue) => Some(queue.stats()),
+            _ => None,
+        }
     }
 
     /// Begins a read-only unit of work (a plain deferred transaction).
@@ -350,7 +362,7 @@ impl Db {
 
 impl From<Transaction<'static, Sqlite>> for Tx {
     fn from(t: Transaction<'static, Sqlite>) -> Tx {
-        Tx::Sqlite(t, None)
+        Tx::Sqlite(t)
     }
 }
 impl From<Transaction<'static, Postgres>> for Tx {
@@ -366,18 +378,18 @@ impl From<Transaction<'static, MySql>> for Tx {
 
 impl Tx {
     pub async fn commit(self) -> Result<(), DbError> {
-        on_backend!(self, Tx, |t| t.commit().await?);
+        on_tx!(self, |t| t.commit().await?);
         Ok(())
     }
 
     pub async fn rollback(self) -> Result<(), DbError> {
-        on_backend!(self, Tx, |t| t.rollback().await?);
+        on_tx!(self, |t| t.rollback().await?);
         Ok(())
     }
 
     /// Runs one parameterless statement inside the transaction.
     pub async fn execute(&mut self, sql: &str) -> Result<u64, DbError> {
-        Ok(on_backend!(self, Tx, |t| {
+        Ok(on_tx!(self, |t| {
             (&mut **t)
                 .execute(AssertSqlSafe(sql.to_string()))
                 .await?
@@ -387,7 +399,7 @@ impl Tx {
 
     /// Like [`Db::fetch_strings`], inside the transaction.
     pub async fn fetch_strings(&mut self, sql: &str) -> Result<Vec<String>, DbError> {
-        Ok(on_backend!(self, Tx, |t| {
+        Ok(on_tx!(self, |t| {
             let rows = (&mut **t).fetch_all(AssertSqlSafe(sql.to_string())).await?;
             rows.iter()
                 .map(|r| r.try_get::<String, _>(0))

@@ -143,3 +143,114 @@ async fn constraint_errors_are_classified() {
         Err(DbError::Conflict(_))
     ));
 }
+
+async fn node_urls(db: &Db) -> Vec<String> {
+    db.fetch_strings("SELECT node_reference_url FROM node_reference ORDER BY node_reference_url")
+        .await
+        .unwrap()
+}
+
+async fn insert_node(tx: &mut glimpse_db::Tx, url: &str) -> Result<u64, DbError> {
+    tx.execute(&format!(
+        "INSERT INTO node_reference (node_reference_url) VALUES ('{url}')"
+    ))
+    .await
+}
+
+/// Many writers at once share commits (group commit), yet each one's
+/// outcome is its own: a writer that fails or rolls back loses only its
+/// own rows, and every "committed" is true.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_commits_and_keep_their_own_outcomes() {
+    let (dir, url) = scratch("group");
+    let db = open(&url, Duration::from_secs(10));
+    glimpse_db::sync(&db).await.unwrap();
+    let before = db.write_groups().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..60u32 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = db.begin_write().await?;
+            insert_node(&mut tx, &format!("n{i:02}")).await?;
+            if i % 5 == 0 {
+                // A unique violation: `?` drops the transaction.
+                insert_node(&mut tx, &format!("n{i:02}")).await?;
+            }
+            if i % 7 == 0 {
+                tx.rollback().await?;
+                return Ok::<_, DbError>(false);
+            }
+            tx.commit().await?;
+            Ok(true)
+        }));
+    }
+    let mut expected = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.unwrap() {
+            Ok(true) => expected.push(format!("n{i:02}")),
+            Ok(false) => assert!(i % 7 == 0 && i % 5 != 0, "{i} rolled back"),
+            Err(DbError::Duplicate(_)) => assert_eq!(i % 5, 0, "{i}"),
+            Err(e) => panic!("writer {i}: {e:?}"),
+        }
+    }
+    // 12 multiples of 5 fail; 7 other multiples of 7 roll back.
+    assert_eq!(expected.len(), 60 - 12 - 7);
+    assert_eq!(node_urls(&db).await, expected);
+    // A fresh connection (another process's view) sees the same rows.
+    assert_eq!(
+        node_urls(&open(&url, Duration::from_secs(1))).await,
+        expected
+    );
+    let after = db.write_groups().unwrap();
+    let writers = after.writers - before.writers;
+    let commits = after.commits - before.commits;
+    assert_eq!(writers, expected.len() as u64);
+    assert!(commits < writers, "{commits} commits for {writers} writers");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A writer dropped in the middle (its request cancelled, or an error
+/// returned with `?`) is rolled back and ends its turn, so the writers
+/// whose commit waited on the group still get it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_writer_is_undone_and_the_group_still_commits() {
+    let (dir, url) = scratch("drop");
+    let db = open(&url, Duration::from_secs(10));
+    glimpse_db::sync(&db).await.unwrap();
+
+    let mut a = db.begin_write().await.unwrap();
+    insert_node(&mut a, "a").await.unwrap();
+    let w = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin_write().await.unwrap();
+            insert_node(&mut tx, "w").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(tx);
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // `w` is queued, so `a` leaves the group open for it and its commit
+    // completes when `w` ends its turn.
+    a.commit().await.unwrap();
+    assert!(
+        w.is_finished(),
+        "a's commit returned before the group ended"
+    );
+    w.await.unwrap();
+    assert_eq!(node_urls(&db).await, vec!["a".to_string()]);
+
+    // A cancelled writer future, mid-transaction.
+    let cancelled = tokio::time::timeout(Duration::from_millis(100), async {
+        let mut tx = db.begin_write().await.unwrap();
+        insert_node(&mut tx, "c").await.unwrap();
+        std::future::pending::<()>().await;
+    })
+    .await;
+    assert!(cancelled.is_err());
+    let mut d = db.begin_write().await.unwrap();
+    insert_node(&mut d, "d").await.unwrap();
+    d.commit().await.unwrap();
+    assert_eq!(node_urls(&db).await, vec!["a".to_string(), "d".to_string()]);
+    let _ = std::fs::remove_dir_all(dir);
+}

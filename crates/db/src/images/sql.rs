@@ -9,7 +9,7 @@
 use glimpse_domain::py::Timestamp;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Backend, Db, DbError, Tx, on_backend};
+use crate::{Backend, Db, DbError, Tx, on_backend, on_tx};
 
 /// A bound argument.
 #[derive(Clone, Debug)]
@@ -295,7 +295,7 @@ macro_rules! with_exec {
     ($conn:expr, |$e:ident| $body:expr) => {
         match $conn {
             Conn::Pool(db) => on_backend!(db, Db, |$e| $body),
-            Conn::Tx(tx) => on_backend!(tx, Tx, |t| {
+            Conn::Tx(tx) => on_tx!(tx, |t| {
                 let $e = &mut **t;
                 $body
             }),
