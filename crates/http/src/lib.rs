@@ -3,6 +3,8 @@
 //! Tour:
 //! - [`body`]: the request/response [`Body`] (empty, bytes, stream, or the
 //!   incoming socket), streamed in chunks so images never sit in memory.
+//! - [`client`]: a small HTTP/1.1 client (pooled keep-alive, rustls) for
+//!   calling other services such as Keystone.
 //! - [`handler`]: the [`Handler`] trait; apps and paste filters are handlers
 //!   wrapping handlers, like WSGI apps.
 //! - [`ext`]: request extensions set by the server and middleware
@@ -16,6 +18,7 @@
 //! - [`tls`]: rustls server configuration from PEM files.
 
 pub mod body;
+pub mod client;
 pub mod ext;
 pub mod fault;
 pub mod handler;

@@ -19,7 +19,7 @@
 //!   close`), so a keep-alive client always gets a response or a clean close
 //!   between requests.
 
-mod chunked;
+pub(crate) mod chunked;
 mod date;
 mod parse;
 
