@@ -6,7 +6,8 @@
 #    and the PyMySQL and psycopg2 drivers, the oracle for differential tests such as
 #    crates/db/tests/schema_diff.rs; plus the reference clients the black-box
 #    tests drive (python-glanceclient 4.13, python-openstackclient 10.5,
-#    openstacksdk). Tests find it there; nothing is exported.
+#    openstacksdk). Tests find it there; nothing is exported;
+#  - a venv at .cache/keystone-venv with keystone==30.0.0 and gunicorn.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/.cache"
@@ -47,3 +48,17 @@ if ! "$venv/bin/python" -c 'import glanceclient, openstackclient, openstack' 2>/
     echo "test-env: clients ready in $(( $(date +%s) - start )) s"
 fi
 echo "test-env: glance and openstack clients in $venv/bin"
+
+# A real Keystone for the auth tests (crates/glimpse/tests/keystone.rs) and
+# the conformance harness (conformance/keystone.py): its own venv, since
+# Keystone pins versions of the oslo libraries Glance's venv also uses.
+ks="$cache/keystone-venv"
+if ! "$ks/bin/python" -c 'import keystone, gunicorn' 2>/dev/null; then
+    echo "test-env: installing keystone==30.0.0 into $ks (once; about a minute)"
+    start=$(date +%s)
+    rm -rf "$ks"
+    python3 -m venv "$ks"
+    "$ks/bin/python" -m pip install --quiet --disable-pip-version-check keystone==30.0.0 gunicorn
+    echo "test-env: Keystone venv ready in $(( $(date +%s) - start )) s"
+fi
+echo "test-env: Keystone in $ks"

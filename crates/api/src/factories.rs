@@ -10,7 +10,7 @@ use glimpse_config::ConfigOpts;
 use glimpse_http::{BoxFuture, Handler, Request, Response, SharedHandler};
 use glimpse_runtime::paste::{FactoryContext, FactoryRegistry, Filter, LocalConf};
 
-use crate::context::UnauthenticatedContext;
+use crate::context::{ContextMiddleware, UnauthenticatedContext};
 use crate::negotiation::VersionNegotiation;
 use crate::versions::{self, VersionSettings};
 
@@ -75,6 +75,15 @@ pub fn registry() -> FactoryRegistry {
         "glance.api.middleware.context:UnauthenticatedContextMiddleware.factory",
         |_ctx, _local| {
             let f: Filter = Arc::new(UnauthenticatedContext::wrap);
+            Ok(f)
+        },
+    );
+    reg.register_filter(
+        "glance.api.middleware.context:ContextMiddleware.factory",
+        |ctx, _local| {
+            let settings = crate::context::ContextSettings::from_conf(conf(ctx)?)
+                .map_err(|e| ctx.error(e.to_string()))?;
+            let f: Filter = Arc::new(move |app| ContextMiddleware::wrap(settings.clone(), app));
             Ok(f)
         },
     );

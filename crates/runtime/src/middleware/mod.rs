@@ -1,4 +1,5 @@
-//! The standard oslo.middleware-style filters (and Glance's gzip filter),
+//! The standard oslo.middleware-style filters (and Glance's gzip filter,
+//! and keystonemiddleware's `auth_token` in [`authtoken`]),
 //! each registered under the Python factory names a paste file uses.
 //!
 //! Every module has a `Settings` struct (plain data, `Default` = the oslo
@@ -12,6 +13,7 @@
 //! [`crate::paste::load_app`], with [`register_all_opts`] called on it
 //! before parsing. Without one they use the defaults plus paste overrides.
 
+pub mod authtoken;
 pub(crate) mod common;
 pub mod cors;
 pub mod gzip;
@@ -27,6 +29,7 @@ use crate::paste::FactoryRegistry;
 
 /// Register every filter's factory names.
 pub fn register_all(registry: &mut FactoryRegistry) {
+    authtoken::register(registry);
     cors::register(registry);
     gzip::register(registry);
     healthcheck::register(registry);
@@ -39,6 +42,7 @@ pub fn register_all(registry: &mut FactoryRegistry) {
 /// Register every filter's configuration options (oslo defaults; see
 /// [`cors::set_glance_defaults`] for Glance's CORS defaults).
 pub fn register_all_opts(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
+    authtoken::register_opts(conf)?;
     cors::register_opts(conf)?;
     healthcheck::register_opts(conf)?;
     http_proxy_to_wsgi::register_opts(conf)?;

@@ -1,0 +1,541 @@
+//! Glimpse behind a real Keystone (PyPI `keystone` 30, fernet tokens,
+//! SQLite, served by gunicorn on loopback; `conformance/keystone.py`), with
+//! Glance's stock `keystone` paste flavor (`authtoken` with
+//! `delay_auth_decision = true`, then `context`) and the secure-RBAC
+//! defaults:
+//! - no token, a garbage token, a revoked token, an expired token → 401
+//!   with `WWW-Authenticate: Keystone uri=...`;
+//! - a member creates, uploads and downloads; a reader of the same project
+//!   can see but neither upload nor download; another project's member
+//!   gets 404 for a private image; a member cannot publicize, an admin can;
+//! - the client's request id is kept (431 when too long);
+//! - Keystone stopped: a token Glimpse never saw → 503 (within the retry
+//!   budget, no hang); one it validated before still works; Keystone back →
+//!   the new token works without restarting Glimpse;
+//! - `openstack image create/list/save/set/delete` with password auth
+//!   through Keystone's catalog.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Resp, TempDir, free_port, request, signal};
+use serde_json::Value;
+
+/// Token lifetime in this Keystone: short, so expiry is tested for real.
+const TOKEN_SECONDS: u64 = 20;
+
+fn keystone_venv() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache");
+    let venv = std::env::var_os("GLIMPSE_KEYSTONE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or(root.join("keystone-venv"));
+    if venv.join("bin/keystone-manage").exists() && venv.join("bin/gunicorn").exists() {
+        return Some(venv);
+    }
+    eprintln!(
+        "\n*** SKIPPING: no Keystone venv at {} (scripts/test-env.sh makes it; or set GLIMPSE_KEYSTONE_VENV). ***\n",
+        venv.display()
+    );
+    None
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/keystone.py")
+}
+
+struct Keystone {
+    venv: PathBuf,
+    dir: TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Keystone {
+    fn py(&self, args: &[&str]) -> String {
+        let out = Command::new(self.venv.join("bin/python"))
+            .arg(script())
+            .args(args)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "keystone.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn setup(venv: PathBuf) -> Keystone {
+        let ks = Keystone {
+            venv,
+            dir: TempDir::new("keystone"),
+            port: free_port(),
+            child: None,
+        };
+        let (dir, port) = (ks.dir.path().display().to_string(), ks.port.to_string());
+        ks.py(&[
+            "setup",
+            &dir,
+            &port,
+            "--expiration",
+            &TOKEN_SECONDS.to_string(),
+        ]);
+        ks
+    }
+
+    fn start(&mut self) {
+        let child = Command::new(self.venv.join("bin/python"))
+            .arg(script())
+            .args([
+                "serve",
+                &self.dir.path().display().to_string(),
+                &self.port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let end = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < end {
+            if request(self.port, "GET", "/v3", &[], b"").is_ok_and(|r| r.status == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("Keystone did not answer on {}", self.port);
+    }
+
+    /// Stops gunicorn (its master, which takes its workers along).
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            signal(c.id() as i32, "TERM");
+            let end = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < end {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v3", self.port)
+    }
+
+    fn token(&self, user: &Value) -> String {
+        let body = serde_json::json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": user["name"], "domain": {"id": "default"}, "password": user["password"]}}},
+            "scope": {"project": {"name": user["project"], "domain": {"id": "default"}}}}});
+        let r = request(
+            self.port,
+            "POST",
+            "/v3/auth/tokens",
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.header("x-subject-token").unwrap().to_string()
+    }
+
+    fn revoke(&self, admin: &str, token: &str) {
+        let r = request(
+            self.port,
+            "DELETE",
+            "/v3/auth/tokens",
+            &[("X-Auth-Token", admin), ("X-Subject-Token", token)],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+}
+
+impl Drop for Keystone {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn glimpse_conf(port: u16, ks: &Keystone, data: &Path) -> String {
+    format!(
+        "[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {port}\nworkers = 2\n\
+         [paste_deploy]\nflavor = keystone\n\
+         [keystone_authtoken]\nwww_authenticate_uri = {url}\nauth_url = http://127.0.0.1:{kp}\n\
+         auth_type = password\nusername = glance\npassword = glance-pass\nproject_name = service\n\
+         user_domain_name = Default\nproject_domain_name = Default\nhttp_request_max_retries = 2\n\
+         [oslo_policy]\nenforce_new_defaults = true\n\
+         [database]\nconnection = sqlite:///{d}/glance.sqlite\n\
+         [glance_store]\nfilesystem_store_datadir = {d}/images\n",
+        url = ks.url(),
+        kp = ks.port,
+        d = data.display()
+    )
+}
+
+fn call(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut h: Vec<(&str, &str)> = headers.to_vec();
+    if let Some(t) = token {
+        h.push(("X-Auth-Token", t));
+    }
+    request(port, method, path, &h, body).unwrap()
+}
+
+fn json_call(port: u16, method: &str, path: &str, token: &str, body: &Value, ctype: &str) -> Resp {
+    call(
+        port,
+        method,
+        path,
+        Some(token),
+        &[("Content-Type", ctype)],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn assert_401(r: &Resp, ks: &Keystone) {
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(format!("Keystone uri=\"{}\"", ks.url()).as_str())
+    );
+}
+
+#[test]
+fn keystone_tokens_roles_and_outages() {
+    let Some(venv) = keystone_venv() else { return };
+    let mut ks = Keystone::setup(venv);
+    ks.start();
+    let port = free_port();
+    let users: Value = serde_json::from_str(&ks.py(&[
+        "users",
+        &ks.dir.path().display().to_string(),
+        &ks.port.to_string(),
+        "--image-url",
+        &format!("http://127.0.0.1:{port}"),
+    ]))
+    .unwrap();
+    let data = TempDir::new("ks-data");
+    let srv = common::start(&glimpse_conf(port, &ks, data.path()));
+
+    // Tokens issued now expire TOKEN_SECONDS later; this one is validated
+    // (and cached) now and used again once expired.
+    let expiring = ks.token(&users["alice"]);
+    let issued = Instant::now();
+    assert_eq!(
+        call(port, "GET", "/v2/images", Some(&expiring), &[], b"").status,
+        200
+    );
+
+    // No token, garbage: 401 from the context filter, with Keystone's URI.
+    assert_401(&call(port, "GET", "/v2/images", None, &[], b""), &ks);
+    assert_401(
+        &call(port, "GET", "/v2/images", Some("garbage"), &[], b""),
+        &ks,
+    );
+    // The versions document needs no token (it is outside the pipeline).
+    assert_eq!(call(port, "GET", "/versions", None, &[], b"").status, 200);
+
+    let alice = ks.token(&users["alice"]);
+    let bob = ks.token(&users["bob"]);
+    let carol = ks.token(&users["carol"]);
+    let admin = ks.token(&users["admin"]);
+    let p1 = users["projects"]["p1"].as_str().unwrap();
+
+    // Identity headers a client sends are ignored (stripped by authtoken).
+    let r = call(
+        port,
+        "GET",
+        "/v2/images",
+        None,
+        &[
+            ("X-Identity-Status", "Confirmed"),
+            ("X-Roles", "admin"),
+            ("X-Project-Id", p1),
+        ],
+        b"",
+    );
+    assert_401(&r, &ks);
+
+    // A member creates, uploads, downloads.
+    let create =
+        serde_json::json!({"name": "ks-1", "disk_format": "raw", "container_format": "bare"});
+    let r = json_call(
+        port,
+        "POST",
+        "/v2/images",
+        &alice,
+        &create,
+        "application/json",
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let img = r.json();
+    assert_eq!(img["owner"], p1);
+    let id = img["id"].as_str().unwrap().to_string();
+    let file = format!("/v2/images/{id}/file");
+    let octet = [("Content-Type", "application/octet-stream")];
+    let r = call(port, "PUT", &file, Some(&alice), &octet, &[7u8; 4096]);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = call(port, "GET", &file, Some(&alice), &[], b"");
+    assert_eq!((r.status, r.body.len()), (200, 4096));
+
+    // A reader sees it but may neither upload nor download.
+    assert_eq!(
+        call(
+            port,
+            "GET",
+            &format!("/v2/images/{id}"),
+            Some(&bob),
+            &[],
+            b""
+        )
+        .status,
+        200
+    );
+    assert_eq!(call(port, "GET", &file, Some(&bob), &[], b"").status, 403);
+    let r = json_call(
+        port,
+        "POST",
+        "/v2/images",
+        &alice,
+        &create,
+        "application/json",
+    );
+    let queued = r.json()["id"].as_str().unwrap().to_string();
+    let r = call(
+        port,
+        "PUT",
+        &format!("/v2/images/{queued}/file"),
+        Some(&bob),
+        &octet,
+        b"x",
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = json_call(
+        port,
+        "POST",
+        "/v2/images",
+        &bob,
+        &create,
+        "application/json",
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // Another project's member: the private image does not exist for her.
+    let private = serde_json::json!([{"op": "replace", "path": "/visibility", "value": "private"}]);
+    let patch = "application/openstack-images-v2.1-json-patch";
+    assert_eq!(
+        json_call(
+            port,
+            "PATCH",
+            &format!("/v2/images/{id}"),
+            &alice,
+            &private,
+            patch
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        call(
+            port,
+            "GET",
+            &format!("/v2/images/{id}"),
+            Some(&carol),
+            &[],
+            b""
+        )
+        .status,
+        404
+    );
+    assert_eq!(call(port, "GET", &file, Some(&carol), &[], b"").status, 404);
+    let listed = call(port, "GET", "/v2/images", Some(&carol), &[], b"").json();
+    assert!(listed["images"].as_array().unwrap().is_empty(), "{listed}");
+
+    // Publicizing is for admins.
+    let public = serde_json::json!([{"op": "replace", "path": "/visibility", "value": "public"}]);
+    let r = json_call(
+        port,
+        "PATCH",
+        &format!("/v2/images/{id}"),
+        &alice,
+        &public,
+        patch,
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = json_call(
+        port,
+        "PATCH",
+        &format!("/v2/images/{id}"),
+        &admin,
+        &public,
+        patch,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = call(port, "GET", &file, Some(&carol), &[], b"");
+    assert_eq!((r.status, r.body.len()), (200, 4096));
+
+    // The client's request id is the context's; too long → 431.
+    let rid = "req-11111111-2222-3333-4444-555555555555";
+    let r = call(
+        port,
+        "GET",
+        "/v2/images",
+        Some(&alice),
+        &[("X-OpenStack-Request-ID", rid)],
+        b"",
+    );
+    assert_eq!(r.header("x-openstack-request-id"), Some(rid));
+    let long = "r".repeat(65);
+    let r = call(
+        port,
+        "GET",
+        "/v2/images",
+        Some(&alice),
+        &[("X-OpenStack-Request-ID", &long)],
+        b"",
+    );
+    assert_eq!(r.status, 431, "{}", r.text());
+
+    // A revoked token Glimpse never saw is refused.
+    let revoked = ks.token(&users["alice"]);
+    ks.revoke(&admin, &revoked);
+    assert_401(
+        &call(port, "GET", "/v2/images", Some(&revoked), &[], b""),
+        &ks,
+    );
+
+    // The openstack CLI with password auth, the image endpoint from the
+    // catalog.
+    osc_round_trip(&ks, &users["alice"], data.path());
+
+    // Keystone down: an unseen token gets 503 quickly; a validated one
+    // keeps working from the cache. Each worker caches for itself, so the
+    // cached token is used on one keep-alive connection (one worker).
+    let unseen = ks.token(&users["carol"]);
+    let seen = ks.token(&users["carol"]);
+    let mut conn = common::Conn::open(port).unwrap();
+    let mut on_conn = |tok: &str| {
+        conn.send("GET", "/v2/images", &[("X-Auth-Token", tok)], b"")
+            .unwrap();
+        conn.read_response(false).unwrap().status
+    };
+    assert_eq!(on_conn(&seen), 200);
+    ks.stop();
+    let t = Instant::now();
+    let r = call(port, "GET", "/v2/images", Some(&unseen), &[], b"");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("The Keystone service is temporarily unavailable."),
+        "{}",
+        r.text()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "503 took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(on_conn(&seen), 200);
+    ks.start();
+    assert_eq!(
+        call(port, "GET", "/v2/images", Some(&unseen), &[], b"").status,
+        200
+    );
+
+    // The first token has expired by now (or soon): refused, cached or not.
+    let left = Duration::from_secs(TOKEN_SECONDS + 1).saturating_sub(issued.elapsed());
+    std::thread::sleep(left);
+    assert_401(
+        &call(port, "GET", "/v2/images", Some(&expiring), &[], b""),
+        &ks,
+    );
+    drop(srv);
+}
+
+fn osc_round_trip(ks: &Keystone, user: &Value, dir: &Path) {
+    let Some(venv) = common::glance_venv() else {
+        return;
+    };
+    let osc = |args: &[&str]| -> String {
+        let mut c = Command::new(venv.join("bin/openstack"));
+        c.args([
+            "--os-auth-url",
+            &ks.url(),
+            "--os-username",
+            user["name"].as_str().unwrap(),
+            "--os-password",
+            user["password"].as_str().unwrap(),
+            "--os-project-name",
+            user["project"].as_str().unwrap(),
+            "--os-user-domain-id",
+            "default",
+            "--os-project-domain-id",
+            "default",
+            "--os-identity-api-version",
+            "3",
+            "--os-image-api-version",
+            "2",
+            "--os-interface",
+            "public",
+        ]);
+        c.args(args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("OS_") || k.ends_with("_proxy") || k.ends_with("_PROXY") {
+                c.env_remove(k);
+            }
+        }
+        let out = c.stdin(Stdio::null()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "openstack {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let src = dir.join("osc-src.raw");
+    std::fs::write(&src, vec![42u8; 100_000]).unwrap();
+    let created: Value = serde_json::from_str(&osc(&[
+        "image",
+        "create",
+        "--disk-format",
+        "raw",
+        "--container-format",
+        "bare",
+        "--file",
+        src.to_str().unwrap(),
+        "-f",
+        "json",
+        "osc-image",
+    ]))
+    .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let listed = osc(&["image", "list", "-f", "value", "-c", "ID"]);
+    assert!(listed.lines().any(|l| l.trim() == id), "{listed}");
+    osc(&["image", "set", "--property", "purpose=keystone-test", &id]);
+    let shown: Value = serde_json::from_str(&osc(&["image", "show", "-f", "json", &id])).unwrap();
+    assert_eq!(shown["status"], "active");
+    assert!(shown.to_string().contains("keystone-test"), "{shown}");
+    let dst = dir.join("osc-dst.raw");
+    osc(&["image", "save", "--file", dst.to_str().unwrap(), &id]);
+    assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&src).unwrap());
+    osc(&["image", "delete", &id]);
+    let listed = osc(&["image", "list", "-f", "value", "-c", "ID"]);
+    assert!(!listed.lines().any(|l| l.trim() == id), "{listed}");
+}
