@@ -166,15 +166,28 @@ impl Enforcer {
     /// scope check, as oslo does for a check object). Whatever would make
     /// oslo raise counts as "no", with a logged warning.
     pub fn check_str(&self, check: &str, target: &Values, creds: &Values) -> bool {
+        self.try_check_str(check, target, creds)
+            .unwrap_or_else(|e| {
+                log::warn!("{e}");
+                false
+            })
+    }
+
+    /// [`Enforcer::check_str`] that reports what oslo would raise.
+    pub fn try_check_str(
+        &self,
+        check: &str,
+        target: &Values,
+        creds: &Values,
+    ) -> Result<bool, PolicyError> {
         let parsed = parse_rule(check);
         let set = self.rules();
-        match Scope::new(&set.rules, target, creds).eval(&parsed, 0) {
-            Ok(b) => b,
-            Err(e) => {
-                log::warn!("Check {check:?} failed to evaluate: {e}");
-                false
-            }
-        }
+        Scope::new(&set.rules, target, creds)
+            .eval(&parsed, 0)
+            .map_err(|message| PolicyError::Evaluation {
+                rule: check.to_string(),
+                message,
+            })
     }
 
     /// The effective rule for `name` after merging, rendered as oslo's
