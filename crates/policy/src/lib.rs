@@ -5,7 +5,7 @@
 //! - [`parser`]: check strings (`role:admin or rule:owner`) and the legacy
 //!   list-of-lists form into a [`Check`] tree, with oslo's shift-reduce
 //!   quirks; [`check`] renders a tree back as oslo's `str()` does.
-//! - [`eval`] (internal): evaluating a tree on a target and credentials.
+//! - `eval` (internal): evaluating a tree on a target and credentials.
 //!   [`pyfmt`], [`literal`] and [`pyval`] reproduce the bits of Python the
 //!   checks lean on: `match % target`, `ast.literal_eval(kind)` and
 //!   `str()`/`repr()` of values.

@@ -451,18 +451,22 @@ impl Parser {
     }
 
     fn or_test(&mut self) -> Result<Node, Syntax> {
-        let mut node = self.and_test()?;
-        while self.eat_name("or") {
-            self.and_test()?;
-            node = Node::Other;
-        }
-        Ok(node)
+        self.chain("or", Self::and_test)
     }
 
     fn and_test(&mut self) -> Result<Node, Syntax> {
-        let mut node = self.not_test()?;
-        while self.eat_name("and") {
-            self.not_test()?;
+        self.chain("and", Self::not_test)
+    }
+
+    /// `operand (keyword operand)*`: any keyword makes it a non-literal.
+    fn chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Node, Syntax>,
+    ) -> Result<Node, Syntax> {
+        let mut node = operand(self)?;
+        while self.eat_name(keyword) {
+            operand(self)?;
             node = Node::Other;
         }
         Ok(node)

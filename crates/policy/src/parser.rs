@@ -88,11 +88,7 @@ struct State {
 }
 
 fn node(check: Check, depth: usize) -> Entry {
-    if depth > MAX_DEPTH {
-        Entry::Check(Check::TooDeep, 1)
-    } else {
-        Entry::Check(check, depth)
-    }
+    capped(Entry::Check(check, depth), depth)
 }
 
 fn tokenize(tok: &str, state: &mut State) {
@@ -243,18 +239,18 @@ fn combine(kind: u8, a: Entry, c: Entry) -> Entry {
 
 /// An `and` expression of tree depth `depth` (cut off past the limit).
 fn and_expr(v: Vec<Check>, depth: usize) -> Entry {
-    if depth > MAX_DEPTH {
-        Entry::Check(Check::TooDeep, 1)
-    } else {
-        Entry::AndExpr(v, depth)
-    }
+    capped(Entry::AndExpr(v, depth), depth)
 }
 
 fn or_expr(v: Vec<Check>, depth: usize) -> Entry {
+    capped(Entry::OrExpr(v, depth), depth)
+}
+
+fn capped(e: Entry, depth: usize) -> Entry {
     if depth > MAX_DEPTH {
         Entry::Check(Check::TooDeep, 1)
     } else {
-        Entry::OrExpr(v, depth)
+        e
     }
 }
 
@@ -310,31 +306,35 @@ mod tests {
 
     #[test]
     fn renders_like_oslo() {
-        assert_eq!(s(""), "@");
-        assert_eq!(s(" "), "!");
-        assert_eq!(s("role:admin"), "role:admin");
-        assert_eq!(s("a:b or c:d and e:f"), "(a:b or (c:d and e:f))");
-        assert_eq!(
-            s("a:b or c:d and e:f and g:h"),
-            "(a:b or (c:d and e:f and g:h))"
-        );
-        assert_eq!(s("a:b and c:d or e:f"), "((a:b and c:d) or e:f)");
-        assert_eq!(s("not a:b and c:d"), "(not a:b and c:d)");
-        assert_eq!(s("a:b and not c:d"), "(a:b and not c:d)");
-        assert_eq!(s("not (a:b or c:d)"), "not (a:b or c:d)");
-        assert_eq!(s("((a:b))"), "a:b");
-        assert_eq!(
-            s("a:b or (c:d and e:f) and g:h"),
-            "(a:b or (c:d and e:f and g:h))"
-        );
-        assert_eq!(s("a:b c:d"), "!");
-        assert_eq!(s("a:b and"), "!");
-        assert_eq!(s("'a:b'"), "!");
-        assert_eq!(s("'a':b"), "'a':b");
-        assert_eq!(s("foo"), "!");
-        assert_eq!(s("A:b AND c:d Or NOT e:f"), "((A:b and c:d) or not e:f)");
-        assert_eq!(s("(a:b"), "!");
-        assert_eq!(s("a:b)"), "!");
+        for (text, rendered) in [
+            ("", "@"),
+            (" ", "!"),
+            ("role:admin", "role:admin"),
+            ("a:b or c:d and e:f", "(a:b or (c:d and e:f))"),
+            (
+                "a:b or c:d and e:f and g:h",
+                "(a:b or (c:d and e:f and g:h))",
+            ),
+            ("a:b and c:d or e:f", "((a:b and c:d) or e:f)"),
+            ("not a:b and c:d", "(not a:b and c:d)"),
+            ("a:b and not c:d", "(a:b and not c:d)"),
+            ("not (a:b or c:d)", "not (a:b or c:d)"),
+            ("((a:b))", "a:b"),
+            (
+                "a:b or (c:d and e:f) and g:h",
+                "(a:b or (c:d and e:f and g:h))",
+            ),
+            ("a:b c:d", "!"),
+            ("a:b and", "!"),
+            ("'a:b'", "!"),
+            ("'a':b", "'a':b"),
+            ("foo", "!"),
+            ("A:b AND c:d Or NOT e:f", "((A:b and c:d) or not e:f)"),
+            ("(a:b", "!"),
+            ("a:b)", "!"),
+        ] {
+            assert_eq!(s(text), rendered, "{text}");
+        }
     }
 
     #[test]

@@ -467,7 +467,7 @@ fn decisions_match_oslo_policy() {
         }
     }
     fs::remove_dir_all(&dir).ok();
-    eprintln!(
+    common::loud(&format!(
         "differential: {} cases against oslo.policy {} ({} scenarios, {} credential sets, {} targets); oslo answers {tally:?}; {} mismatches",
         cases.len(),
         answer["oslo_policy"].as_str().unwrap_or("?"),
@@ -475,9 +475,9 @@ fn decisions_match_oslo_policy() {
         creds.len(),
         targets.len(),
         mismatches.len()
-    );
+    ));
     for m in mismatches.iter().take(40) {
-        eprintln!("  {m}");
+        common::loud(&format!("  {m}"));
     }
     assert!(mismatches.is_empty(), "{} mismatches", mismatches.len());
 }

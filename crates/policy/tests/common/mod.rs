@@ -26,9 +26,16 @@ pub fn oracle_python(test: &str) -> Option<PathBuf> {
             return Some(python);
         }
     }
-    eprintln!(
+    loud(&format!(
         "\n*** SKIPPED: {test}: no Python venv with oslo.policy and Glance 33 \
          (set GLIMPSE_GLANCE_VENV, or run scripts/test.sh to build .cache/venv) ***\n"
-    );
+    ));
     None
+}
+
+/// Writes past the test harness's output capture, so the line shows in a
+/// plain `cargo test` run.
+pub fn loud(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
