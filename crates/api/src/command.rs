@@ -604,3 +604,24 @@ fn http_worker(handler: SharedHandler, cfg: ServerConfig) -> WorkerFn {
         })
     })
 }
+
+/// `glimpse policy sample`: Glance 33's default policies as
+/// `oslopolicy-sample-generator --namespace glance` prints them (every rule
+/// commented out, with its operations, scope and deprecation notes): a
+/// starting point for `policy.yaml`.
+pub fn policy_main(args: &[String]) -> i32 {
+    match args.first().map(String::as_str) {
+        Some("sample") if args.len() == 1 => {
+            print!("{}", glimpse_policy::sample_yaml());
+            0
+        }
+        Some("-h" | "--help") => {
+            println!("usage: glimpse policy sample\n\nPrint Glance 33's default policy rules as a commented policy.yaml.");
+            0
+        }
+        _ => {
+            eprintln!("usage: glimpse policy sample");
+            2
+        }
+    }
+}

@@ -82,7 +82,8 @@ impl RequestContext {
             user_id: get(&["x-user-id", "x-user"]),
             project_id: get(&["x-project-id", "x-tenant-id", "x-tenant"]),
             domain_id: get(&["x-domain-id"]),
-            is_admin: roles.iter().any(|r| r == "admin"),
+            // Set from the `context_is_admin` rule by the context filter.
+            is_admin: false,
             roles,
             read_only: false,
             auth_token: get(&["x-auth-token", "x-storage-token"]),
@@ -197,11 +198,21 @@ impl ContextSettings {
 pub struct ContextMiddleware {
     app: SharedHandler,
     settings: ContextSettings,
+    /// `is_admin` is the `context_is_admin` rule, as Glance's context sets it.
+    enforcer: crate::policy::Enforcer,
 }
 
 impl ContextMiddleware {
-    pub fn wrap(settings: ContextSettings, app: SharedHandler) -> SharedHandler {
-        Arc::new(ContextMiddleware { app, settings })
+    pub fn wrap(
+        settings: ContextSettings,
+        enforcer: crate::policy::Enforcer,
+        app: SharedHandler,
+    ) -> SharedHandler {
+        Arc::new(ContextMiddleware {
+            app,
+            settings,
+            enforcer,
+        })
     }
 
     /// The context, or the error answer.
@@ -243,6 +254,11 @@ impl ContextMiddleware {
         }
         let mut ctx = RequestContext::from_headers(h, client_id.unwrap_or_else(new_request_id));
         ctx.service_catalog = catalog;
+        // Glance passes the context's own dict as the target.
+        let target = crate::policy::creds(&ctx);
+        ctx.is_admin = self
+            .enforcer
+            .check_values(&ctx, "context_is_admin", &target);
         Ok(ctx)
     }
 }
@@ -312,7 +328,9 @@ mod tests {
     }
 
     async fn through(settings: ContextSettings, headers: &[(&str, &str)]) -> Response {
-        let h = ContextMiddleware::wrap(settings, ctx_app());
+        let enforcer =
+            crate::policy::Enforcer::new(glimpse_policy::PolicyConfig::default()).unwrap();
+        let h = ContextMiddleware::wrap(settings, enforcer, ctx_app());
         let mut req = Request::new(Body::empty());
         for (k, v) in headers {
             req.headers_mut().insert(

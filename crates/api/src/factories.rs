@@ -83,7 +83,11 @@ pub fn registry() -> FactoryRegistry {
         |ctx, _local| {
             let settings = crate::context::ContextSettings::from_conf(conf(ctx)?)
                 .map_err(|e| ctx.error(e.to_string()))?;
-            let f: Filter = Arc::new(move |app| ContextMiddleware::wrap(settings.clone(), app));
+            let enforcer =
+                crate::policy::Enforcer::from_conf(conf(ctx)?).map_err(|e| ctx.error(e))?;
+            let f: Filter = Arc::new(move |app| {
+                ContextMiddleware::wrap(settings.clone(), enforcer.clone(), app)
+            });
             Ok(f)
         },
     );

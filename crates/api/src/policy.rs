@@ -2,13 +2,20 @@
 //! (`glance/api/v2/policy.py`), with its Forbidden-to-NotFound rule for
 //! images the caller may not see.
 //!
-//! [`Enforcer`] knows Glance 33's default rules, old and new, as code; the
-//! oslo.policy language (policy files, custom rules) is the seam issue
-//! "Keystone auth, oslo.policy rules" fills. Under the legacy defaults
-//! (`enforce_new_defaults = false`) mutations also need admin-or-owner
-//! (`check_is_image_mutable`), as in Glance.
+//! [`Enforcer`] asks the oslo.policy engine (`glimpse-policy`: Glance 33's
+//! defaults plus `policy_file`/`policy_dirs`, reloaded when they change).
+//! Under the legacy defaults (`enforce_new_defaults = false`) mutations
+//! also need admin-or-owner (`check_is_image_mutable`), as in Glance.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use glimpse_config::ConfigOpts;
 use glimpse_domain::{Image, Visibility};
+use glimpse_policy::Values;
+use serde_json::{Value, json};
 
 use crate::context::RequestContext;
 use crate::error::{ApiError, forbidden, not_found_bare};
@@ -24,6 +31,18 @@ pub struct ImageTarget {
 }
 
 impl ImageTarget {
+    /// The dict rules see: `ImageTarget` maps `project_id` to the owner
+    /// and `member_id` to the caller's membership.
+    pub fn values(&self) -> Values {
+        let s = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+        let mut m = Values::new();
+        m.insert("project_id".into(), s(&self.owner));
+        m.insert("owner".into(), s(&self.owner));
+        m.insert("visibility".into(), s(&self.visibility));
+        m.insert("member_id".into(), s(&self.member_id));
+        m
+    }
+
     pub fn of(image: &Image) -> ImageTarget {
         ImageTarget {
             owner: image.owner.clone(),
@@ -33,101 +52,152 @@ impl ImageTarget {
     }
 }
 
-/// Decides single rules (`oslo_policy.Enforcer.enforce`) with Glance 33's
-/// default rules (`glance/policies/*.py`), evaluated on the caller's roles
-/// and project, never on the context's `is_admin` flag (oslo.policy does
-/// not look at it: the no-auth context is `is_admin` with no roles, so it
-/// fails every role check, exactly as under Glance).
+/// Glance's `policy.Enforcer`: the oslo.policy engine
+/// ([`glimpse_policy::Enforcer`]) with Glance 33's registered defaults and
+/// `[oslo_policy]`'s files, asked with the credentials oslo.context
+/// derives from the request context (`to_policy_values`). Cheap to clone.
 ///
-/// With `enforce_new_defaults = false` a rule also passes when its
-/// deprecated form does; for most image rules that is `rule:default`, the
-/// empty rule.
-#[derive(Clone, Debug, Default)]
+/// The context's `is_admin` flag is not consulted (oslo.policy never looks
+/// at it): the no-auth context is `is_admin` with no roles, so it fails
+/// every role check, exactly as under Glance.
+#[derive(Clone, Debug)]
 pub struct Enforcer {
-    pub enforce_new_defaults: bool,
+    inner: Arc<glimpse_policy::Enforcer>,
+    /// Unix second after which the policy files are checked for changes
+    /// again (oslo re-reads changed files on use; once a second is plenty).
+    next_reload: Arc<AtomicU64>,
 }
 
-/// The target's values as oslo.policy's `%(key)s` substitution renders
-/// them (`None` becomes the string "None").
-fn rendered(v: Option<&str>) -> &str {
-    v.unwrap_or("None")
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A path option as oslo.policy resolves it: absolute as given, relative
+/// through `CONF.find_file`. A relative file found nowhere is watched next
+/// to the last config file (where operators put `policy.yaml`), since
+/// oslo looks for it again on every load and picks it up once it appears.
+fn resolve(conf: &ConfigOpts, name: &str) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return Some(p.to_path_buf());
+    }
+    conf.find_file(name).or_else(|| {
+        conf.config_files()
+            .last()
+            .and_then(|f| f.parent())
+            .map(|d| d.join(name))
+    })
 }
 
 impl Enforcer {
-    /// Whether `rule` passes for `ctx` on `target`.
-    pub fn check(&self, ctx: &RequestContext, rule: &str, target: &ImageTarget) -> bool {
-        let new = self.new_default(ctx, rule, target);
-        if new || self.enforce_new_defaults {
-            return new;
-        }
-        // The deprecated rules: `rule:default` (empty, so always true) for
-        // these; the rest had none (or the same admin check).
-        matches!(
-            rule,
-            "add_image"
-                | "delete_image"
-                | "get_image"
-                | "get_images"
-                | "modify_image"
-                | "communitize_image"
-                | "download_image"
-                | "upload_image"
-                | "delete_image_location"
-                | "get_image_location"
-                | "set_image_location"
-                | "add_member"
-                | "delete_member"
-                | "get_member"
-                | "get_members"
-                | "modify_member"
-                | "deactivate"
-                | "reactivate"
-                | "get_task"
-                | "get_tasks"
-                | "add_task"
-                | "modify_task"
-                | "default"
-        )
+    pub fn new(config: glimpse_policy::PolicyConfig) -> Result<Enforcer, String> {
+        let inner = glimpse_policy::Enforcer::new(config).map_err(|e| e.to_string())?;
+        Ok(Enforcer {
+            inner: Arc::new(inner),
+            next_reload: Arc::new(AtomicU64::new(now_secs() + 1)),
+        })
     }
 
-    /// The secure-RBAC default of `rule`.
-    fn new_default(&self, ctx: &RequestContext, rule: &str, t: &ImageTarget) -> bool {
-        let role = |r: &str| ctx.roles.iter().any(|x| x == r);
-        let pid = rendered(ctx.project_id.as_deref());
-        let project = pid == rendered(t.owner.as_deref());
-        let owner = project; // `project_id:%(owner)s`: the same value
-        let image_member = pid == rendered(t.member_id.as_deref());
-        let vis_open = matches!(
-            t.visibility.as_deref(),
-            Some("community" | "public" | "shared")
-        );
-        let admin = role("admin");
-        let service_api = role("service") || admin;
-        match rule {
-            "default" => true,
-            "context_is_admin" => admin,
-            "service_api" => service_api,
-            "add_image" => admin || (role("member") && project && owner),
-            "get_image" => admin || (role("reader") && (project || image_member || vis_open)),
-            "get_images" | "get_image_location" => admin || (role("reader") && project),
-            "modify_image" | "delete_image" | "upload_image" | "deactivate" | "reactivate"
-            | "add_member" | "delete_member" | "set_image_location" | "communitize_image" => {
-                admin || (role("member") && project)
+    /// From `[oslo_policy]` (`enforce_new_defaults`, `enforce_scope`,
+    /// `policy_file`, `policy_dirs`); a policy file that cannot be read or
+    /// parsed is a start-up error.
+    pub fn from_conf(conf: &ConfigOpts) -> Result<Enforcer, String> {
+        let g = "oslo_policy";
+        let e = |e: glimpse_config::ConfigError| e.to_string();
+        let file = conf
+            .get_str(g, "policy_file")
+            .map_err(e)?
+            .unwrap_or_else(|| "policy.yaml".into());
+        let dirs = conf
+            .get_list(g, "policy_dirs")
+            .map_err(e)?
+            .unwrap_or_else(|| vec!["policy.d".into()]);
+        Enforcer::new(glimpse_policy::PolicyConfig {
+            enforce_new_defaults: conf
+                .get_bool(g, "enforce_new_defaults")
+                .map_err(e)?
+                .unwrap_or(true),
+            enforce_scope: conf
+                .get_bool(g, "enforce_scope")
+                .map_err(e)?
+                .unwrap_or(true),
+            policy_file: resolve(conf, &file),
+            policy_dirs: dirs.iter().filter_map(|d| resolve(conf, d)).collect(),
+        })
+    }
+
+    pub fn enforce_new_defaults(&self) -> bool {
+        self.inner.config().enforce_new_defaults
+    }
+
+    fn maybe_reload(&self) {
+        let now = now_secs();
+        let due = self.next_reload.load(Ordering::Relaxed);
+        if now < due
+            || self
+                .next_reload
+                .compare_exchange(due, now + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        match self.inner.reload_if_changed() {
+            Ok(true) => {
+                log::info!(target: "glance.api.policy", "Policy files changed: rules reloaded")
             }
-            "download_image" | "download_from_store" => {
-                admin || (role("member") && (project || image_member || vis_open))
+            Ok(false) => {}
+            Err(e) => {
+                log::error!(target: "glance.api.policy", "Policy files changed but cannot be loaded, keeping the previous rules: {e}")
             }
-            "get_member" | "get_members" => admin || (role("reader") && (project || image_member)),
-            "modify_member" => admin || (role("member") && image_member),
-            "add_image_location" => service_api || (role("member") && project && owner),
-            "fetch_image_location" => service_api,
-            "stores_info_detail" => admin || service_api,
-            "get_task" | "get_tasks" | "add_task" | "modify_task" => true,
-            // publicize_image, delete_image_location's new form, copy_image,
-            // manage_image_cache, list_cached_nodes, tasks_api_access, cache_*.
-            _ => admin,
         }
     }
+
+    /// Whether `rule` passes for `ctx` on `target`. An evaluation error
+    /// (an unregistered rule, a rule oslo would raise on) is logged and
+    /// refuses.
+    pub fn check(&self, ctx: &RequestContext, rule: &str, target: &ImageTarget) -> bool {
+        self.check_values(ctx, rule, &target.values())
+    }
+
+    /// Like [`Enforcer::check`] with a target given as oslo's dict.
+    pub fn check_values(&self, ctx: &RequestContext, rule: &str, target: &Values) -> bool {
+        self.maybe_reload();
+        match self.inner.enforce(rule, target, &creds(ctx)) {
+            Ok(allowed) => allowed,
+            Err(e) => {
+                log::error!(target: "glance.api.policy", "Policy {rule} could not be evaluated: {e}");
+                false
+            }
+        }
+    }
+}
+
+/// oslo.context's `RequestContext.to_policy_values()`.
+pub fn creds(ctx: &RequestContext) -> Values {
+    let s = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+    let mut m = Values::new();
+    m.insert("user_id".into(), s(&ctx.user_id));
+    m.insert("user_domain_id".into(), s(&ctx.user_domain_id));
+    m.insert("system_scope".into(), s(&ctx.system_scope));
+    m.insert("domain_id".into(), s(&ctx.domain_id));
+    m.insert("project_id".into(), s(&ctx.project_id));
+    m.insert("project_domain_id".into(), s(&ctx.project_domain_id));
+    m.insert("roles".into(), json!(ctx.roles));
+    m.insert("is_admin_project".into(), Value::Bool(ctx.is_admin_project));
+    m.insert("service_user_id".into(), s(&ctx.service_user_id));
+    m.insert(
+        "service_user_domain_id".into(),
+        s(&ctx.service_user_domain_id),
+    );
+    m.insert("service_project_id".into(), s(&ctx.service_project_id));
+    m.insert(
+        "service_project_domain_id".into(),
+        s(&ctx.service_project_domain_id),
+    );
+    m.insert("service_roles".into(), json!(ctx.service_roles));
+    m
 }
 
 fn policy_forbidden(rule: &str) -> ApiError {
@@ -189,7 +259,7 @@ impl<'a> ImagePolicy<'a> {
 
     /// `check_is_image_mutable`, applied under the legacy defaults.
     fn mutable(&self) -> Result<(), ApiError> {
-        if self.enforcer.enforce_new_defaults || self.ctx.is_admin {
+        if self.enforcer.enforce_new_defaults() || self.ctx.is_admin {
             return Ok(());
         }
         match (&self.target.owner, &self.ctx.project_id) {
@@ -230,7 +300,7 @@ impl<'a> ImagePolicy<'a> {
             return Err(e);
         }
         self.enforce_visibility(self.target.visibility.as_deref())?;
-        if !self.enforcer.enforce_new_defaults
+        if !self.enforcer.enforce_new_defaults()
             && !self.ctx.is_admin
             && self.target.owner != self.ctx.project_id
         {

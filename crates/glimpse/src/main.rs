@@ -9,6 +9,7 @@ commands:
   api            run the Image API service (the drop-in for glance-api)
   sample-config  print every option with its default, as a commented glance-api.conf
   manage         database administration: manage [--config-file F] db sync|version|check
+  policy         policy sample: print the default policy rules as a commented policy.yaml
 
 Run `glimpse <command> --help` for a command's options.";
 
@@ -27,6 +28,7 @@ fn main() {
     let code = match args.get(1).map(String::as_str) {
         Some("api") => glimpse_api::command::api_main(&args[2..]),
         Some("manage") => glimpse_db::manage::manage_main(&args[2..]),
+        Some("policy") => glimpse_api::command::policy_main(&args[2..]),
         Some("sample-config") => match glimpse_api::command::sample_config() {
             Ok(text) => {
                 print!("{text}");

@@ -273,3 +273,22 @@ fn unknown_hashing_algorithm_is_refused_at_start_up() {
         "{err}"
     );
 }
+
+#[test]
+fn policy_sample_lists_every_default_rule() {
+    let dir = TempDir::new("policy");
+    let (code, out, err) = run(&["policy", "sample"], dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    for rule in [
+        "context_is_admin",
+        "add_image",
+        "get_images",
+        "publicize_image",
+        "modify_member",
+        "stores_info_detail",
+    ] {
+        assert!(out.contains(&format!("#\"{rule}\": ")), "{rule} missing");
+    }
+    let (code, _, _) = run(&["policy", "nonsense"], dir.path());
+    assert_eq!(code, Some(2));
+}

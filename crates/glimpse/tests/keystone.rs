@@ -9,6 +9,7 @@
 //!   can see but neither upload nor download; another project's member
 //!   gets 404 for a private image; a member cannot publicize, an admin can;
 //! - the client's request id is kept (431 when too long);
+//! - `policy.yaml` overrides a default and is re-read when it changes;
 //! - Keystone stopped: a token Glimpse never saw → 503 (within the retry
 //!   budget, no hang); one it validated before still works; Keystone back →
 //!   the new token works without restarting Glimpse;
@@ -424,6 +425,38 @@ fn keystone_tokens_roles_and_outages() {
     // The openstack CLI with password auth, the image endpoint from the
     // catalog.
     osc_round_trip(&ks, &users["alice"], data.path());
+
+    // policy.yaml next to glance-api.conf overrides a default, and edits
+    // apply without a restart (each worker re-checks its files each second);
+    // a broken edit keeps the rules in force.
+    let policy = srv.dir.path().join("policy.yaml");
+    // Fresh tokens: the ones above may be close to their expiry by now.
+    let (alice, admin) = (ks.token(&users["alice"]), ks.token(&users["admin"]));
+    let list_status = |tok: &str| call(port, "GET", "/v2/images", Some(tok), &[], b"").status;
+    let settle = |want: u16, tok: &str| {
+        common::wait_until(Duration::from_secs(5), || {
+            (0..4).all(|_| list_status(tok) == want)
+        })
+    };
+    std::fs::write(&policy, "\"get_images\": \"role:admin\"\n").unwrap();
+    assert!(settle(403, &alice), "policy.yaml override not applied");
+    assert_eq!(list_status(&admin), 200);
+    std::fs::write(&policy, "\"get_images\": [unclosed\n").unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        settle(403, &alice),
+        "a broken policy.yaml replaced the rules"
+    );
+    assert!(
+        srv.log_text().contains("cannot be loaded"),
+        "{}",
+        srv.log_text()
+    );
+    std::fs::write(&policy, "# back to the defaults\n").unwrap();
+    assert!(
+        settle(200, &alice),
+        "removing the override did not restore the default"
+    );
 
     // Keystone down: an unseen token gets 503 quickly; a validated one
     // keeps working from the cache. Each worker caches for itself, so the

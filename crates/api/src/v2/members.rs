@@ -68,7 +68,7 @@ fn visibility_and_ownership(
     if image.visibility != glimpse_domain::Visibility::Shared {
         return Some("Only shared images have members.");
     }
-    if svc.enforcer.enforce_new_defaults || ctx.is_admin {
+    if svc.enforcer.enforce_new_defaults() || ctx.is_admin {
         return None;
     }
     let owns = image.owner.is_some() && image.owner == ctx.project_id;

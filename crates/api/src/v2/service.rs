@@ -58,9 +58,29 @@ pub fn register_opts(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     conf.register(
         "oslo_policy",
         Opt::bool("enforce_new_defaults").default("true").help(
-            "Use the secure-RBAC default rules. Glimpse evaluates the legacy defaults only \
-             until its policy engine lands; the embedded defaults set this to false.",
+            "Use the secure-RBAC default rules; when false, a rule's deprecated default \
+             also grants access. The embedded defaults set this to false.",
         ),
+    )?;
+    conf.register(
+        "oslo_policy",
+        Opt::bool("enforce_scope").default("true").help(
+            "Check the scope of tokens against the rules' scope types (always on in \
+             oslo.policy 6; false restores the lenient older behaviour).",
+        ),
+    )?;
+    conf.register(
+        "oslo_policy",
+        Opt::str("policy_file").default("policy.yaml").help(
+            "The policy file (YAML or JSON), relative paths searched like config files; \
+             changes are picked up without a restart.",
+        ),
+    )?;
+    conf.register(
+        "oslo_policy",
+        Opt::list("policy_dirs")
+            .default("policy.d")
+            .help("Directories of policy files applied after policy_file, in name order."),
     )?;
     Ok(())
 }
@@ -155,17 +175,11 @@ impl ImageService {
     pub fn from_conf(conf: &ConfigOpts, schemas: Arc<Schemas>) -> Result<ImageService, String> {
         let stores = StoreRegistry::from_conf(conf).map_err(|e| e.to_string())?;
         let db_conf = glimpse_db::config::from_conf(conf).map_err(|e| e.to_string())?;
-        let enforce_new_defaults = conf
-            .get_bool("oslo_policy", "enforce_new_defaults")
-            .map_err(|e| e.to_string())?
-            .unwrap_or(true);
         Ok(ImageService {
             settings: Settings::from_conf(conf)?,
             schemas,
             stores,
-            enforcer: Enforcer {
-                enforce_new_defaults,
-            },
+            enforcer: Enforcer::from_conf(conf)?,
             db_conf,
             repo: OnceCell::new(),
         })
