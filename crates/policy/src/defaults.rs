@@ -87,9 +87,10 @@ const ADMIN_OR_PROJECT_READER_OR_PUBLIC: &str = "rule:context_is_admin or (role:
 const ADMIN_OR_READER_GET_IMAGE: &str = "rule:context_is_admin or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s or 'public':%(visibility)s or 'shared':%(visibility)s))";
 const ADMIN_OR_MEMBER_DOWNLOAD_IMAGE: &str = "rule:context_is_admin or (role:member and (project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s or 'public':%(visibility)s or 'shared':%(visibility)s))";
 const ADMIN_OR_READER_OR_SHARED_MEMBER: &str = "rule:context_is_admin or role:reader and (project_id:%(project_id)s or project_id:%(member_id)s)";
-const IMAGE_ROLES: &str = "\nThe image API now supports roles.\n";
-const METADEF_ROLES: &str = "\nThe metadata API now supports project scope and default roles.\n";
-const TASKS_XENA: &str = "\nFrom Xena we are enforcing policy checks in the API and policy layer where\ntask policies were enforcing will be removed. Since task APIs are already\ndeprecated and `tasks_api_access` is checked for each API at API layer,\nthere will be no benefit of other having other task related policies.\n";
+const IMAGE_ROLES: &str = "\nImage policies now use the reader, member and admin roles.\n";
+const METADEF_ROLES: &str =
+    "\nMetadata definition policies now use project scope and the default roles.\n";
+const TASKS_XENA: &str = "\nThe tasks API is deprecated and every task call is already gated by\n`tasks_api_access`, so the per-call task policies add nothing and are going away.\n";
 
 /// Every default Glance 33 registers, in its registration order (base,
 /// images, tasks, metadefs, cache, discovery), which the sample keeps.
@@ -104,7 +105,7 @@ pub static GLANCE_DEFAULTS: &[RuleDefault] = &[
             "default",
             ADMIN,
             Some(
-                "In order to allow operators to accept the default policies from code by not defining them in the policy file, while still working with old policy files that rely on the ``default`` rule for policies that are not specified in the policy file, the ``default`` rule must now be explicitly set to ``\"role:admin\"`` when that is the desired default for unspecified rules.",
+                "Policy files written for older releases may rely on ``default`` for the rules they leave out; the defaults in code now stand on their own, so set ``default`` to ``\"role:admin\"`` explicitly where that fallback is still wanted.",
             ),
             "Ussuri",
         )),
@@ -349,9 +350,7 @@ pub static GLANCE_DEFAULTS: &[RuleDefault] = &[
         description: Some("Change a task (never checked by the API)."),
         operations: Some(&[op("DELETE", "/v2/tasks/{task_id}")]),
         deprecated_for_removal: true,
-        deprecated_reason: Some(
-            "\nThis policy check has never been honored by the API. It will be removed in a\nfuture release.\n",
-        ),
+        deprecated_reason: Some("\nThe API has never checked this policy; it will be removed.\n"),
         deprecated_since: Some("W"),
         ..PROJECT
     },
