@@ -740,7 +740,7 @@ pub static GLANCE_DEFAULTS: &[RuleDefault] = &[
         deprecated_rule: Some(dep(
             "stores_info_detail",
             ADMIN,
-            Some("Stores info detail now supports service role."),
+            Some("Services (the service role) may now read store details too."),
             "2025.1",
         )),
         ..PROJECT

@@ -1,5 +1,6 @@
 //! The sample file against `oslopolicy-sample-generator --namespace glance`
-//! from the Glance 33 venv: identical except for description prose.
+//! from the Glance 33 venv: identical except for prose (descriptions and
+//! deprecation reasons, which are written in our own words).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -9,8 +10,10 @@ use std::process::Command;
 use glimpse_policy::sample::format_default;
 use glimpse_policy::{Enforcer, sample_yaml};
 
-/// Python's sample with every description replaced by "DESC" (through
-/// oslo's own formatter), so the rest can be compared byte for byte.
+/// Python's sample with every description replaced by "DESC" and every
+/// deprecation reason by "REASON" (through oslo's own formatter), so the
+/// rest can be compared byte for byte: the prose is ours, the data is
+/// Glance's.
 const PLACEHOLDER_SCRIPT: &str = r#"
 import sys
 from oslo_policy import generator
@@ -19,6 +22,10 @@ out = []
 for rule in glance.policies.list_rules():
     if rule.description:
         rule._description = 'DESC'
+    if rule.deprecated_reason:
+        rule._deprecated_reason = 'REASON'
+    if rule.deprecated_rule is not None and rule.deprecated_rule.deprecated_reason:
+        rule.deprecated_rule._deprecated_reason = 'REASON'
     out.append(generator._format_rule_default_yaml(rule))
 sys.stdout.write(''.join(out))
 "#;
@@ -45,6 +52,14 @@ fn sample_matches_python_except_descriptions() {
             let mut d = *d;
             if d.description.is_some() {
                 d.description = Some("DESC");
+            }
+            if d.deprecated_reason.is_some() {
+                d.deprecated_reason = Some("REASON");
+            }
+            if let Some(dep) = d.deprecated_rule.as_mut()
+                && dep.deprecated_reason.is_some()
+            {
+                dep.deprecated_reason = Some("REASON");
             }
             format_default(&d)
         })
