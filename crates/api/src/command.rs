@@ -616,7 +616,9 @@ pub fn policy_main(args: &[String]) -> i32 {
             0
         }
         Some("-h" | "--help") => {
-            println!("usage: glimpse policy sample\n\nPrint Glance 33's default policy rules as a commented policy.yaml.");
+            println!(
+                "usage: glimpse policy sample\n\nPrint Glance 33's default policy rules as a commented policy.yaml."
+            );
             0
         }
         _ => {
