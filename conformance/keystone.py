@@ -59,6 +59,10 @@ def setup(d, port, expiration):
         f.write(conf_text(d, expiration))
     uid, gid = str(os.getuid()), str(os.getgid())
     manage(d, "db_sync")
+    # WAL: readers never wait for the writer (the setting stays in the file).
+    import sqlite3
+    with sqlite3.connect(f"{d}/keystone.db") as db:
+        db.execute("PRAGMA journal_mode=WAL")
     manage(d, "fernet_setup", "--keystone-user", uid, "--keystone-group", gid)
     manage(d, "credential_setup", "--keystone-user", uid, "--keystone-group", gid)
     url = f"http://127.0.0.1:{port}/v3"
@@ -74,7 +78,10 @@ def setup(d, port, expiration):
 def serve(d, port):
     env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=f"{d}/keystone.conf", PYTHONPATH=d)
     os.execve(os.path.join(HERE, "gunicorn"),
-              ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+              # One sync worker: Keystone's SQLite transactions upgrade
+              # read locks to write locks, which fails at once ("database
+              # is locked") when two processes write concurrently.
+              ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
                "--no-control-socket", "--chdir", d,
                "--error-logfile", f"{d}/gunicorn.log", "wsgi_keystone:application"], env)
 
