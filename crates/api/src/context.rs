@@ -36,6 +36,9 @@ pub struct RequestContext {
     pub service_project_domain_id: Option<String>,
     pub service_roles: Vec<String>,
     pub service_catalog: Option<serde_json::Value>,
+    /// `to_policy_values()`, built on first use (every policy check of the
+    /// request reads it); see [`crate::policy::creds`].
+    pub policy_values: std::sync::OnceLock<glimpse_policy::Values>,
 }
 
 impl RequestContext {
@@ -100,6 +103,7 @@ impl RequestContext {
             service_project_domain_id: get(&["x-service-project-domain-id"]),
             service_roles: list(&["x-service-roles"]),
             service_catalog: None,
+            policy_values: Default::default(),
         }
     }
 }
@@ -255,7 +259,7 @@ impl ContextMiddleware {
         let mut ctx = RequestContext::from_headers(h, client_id.unwrap_or_else(new_request_id));
         ctx.service_catalog = catalog;
         // Glance passes the context's own dict as the target.
-        let target = crate::policy::creds(&ctx);
+        let target = crate::policy::creds(&ctx).clone();
         ctx.is_admin = self
             .enforcer
             .check_values(&ctx, "context_is_admin", &target);

@@ -164,7 +164,7 @@ impl Enforcer {
     /// Like [`Enforcer::check`] with a target given as oslo's dict.
     pub fn check_values(&self, ctx: &RequestContext, rule: &str, target: &Values) -> bool {
         self.maybe_reload();
-        match self.inner.enforce(rule, target, &creds(ctx)) {
+        match self.inner.enforce(rule, target, creds(ctx)) {
             Ok(allowed) => allowed,
             Err(e) => {
                 log::error!(target: "glance.api.policy", "Policy {rule} could not be evaluated: {e}");
@@ -174,8 +174,13 @@ impl Enforcer {
     }
 }
 
-/// oslo.context's `RequestContext.to_policy_values()`.
-pub fn creds(ctx: &RequestContext) -> Values {
+/// oslo.context's `RequestContext.to_policy_values()` (computed once per
+/// context; the fields it reads do not change after the context filter).
+pub fn creds(ctx: &RequestContext) -> &Values {
+    ctx.policy_values.get_or_init(|| policy_values(ctx))
+}
+
+fn policy_values(ctx: &RequestContext) -> Values {
     let s = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
     let mut m = Values::new();
     m.insert("user_id".into(), s(&ctx.user_id));

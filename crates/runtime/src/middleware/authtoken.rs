@@ -25,7 +25,7 @@
 //!   Kerberos only) is not checked.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -354,6 +354,9 @@ pub struct TokenInfo {
     pub is_admin_project: bool,
     /// The v3 catalog in keystonemiddleware's normalised (v2-like) form.
     pub catalog: Option<Value>,
+    /// The user headers, rendered once per validated token (a cached
+    /// token is used by many requests).
+    user_headers: OnceLock<HeaderMap>,
 }
 
 fn text(v: &Value, path: &[&str]) -> Option<String> {
@@ -395,6 +398,7 @@ impl TokenInfo {
                 .get("is_admin_project")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
+            user_headers: OnceLock::new(),
             catalog: t
                 .get("catalog")
                 .and_then(Value::as_array)
@@ -904,8 +908,9 @@ const DEPRECATED: [(&str, &str); 5] = [
     ("x-tenant", "x-project-name"),
 ];
 
-fn strip_auth_headers(h: &mut HeaderMap) {
-    for name in [
+/// Every header keystonemiddleware may set, lower-cased once.
+static AUTH_HEADERS: LazyLock<Vec<HeaderName>> = LazyLock::new(|| {
+    let mut names: Vec<String> = [
         "x-service-catalog",
         "x-identity-status",
         "x-service-identity-status",
@@ -913,15 +918,25 @@ fn strip_auth_headers(h: &mut HeaderMap) {
         "openstack-system-scope",
         "x-roles",
         "x-service-roles",
-    ] {
-        h.remove(name);
-    }
-    for (old, _) in DEPRECATED {
-        h.remove(old);
-    }
+    ]
+    .iter()
+    .map(|n| n.to_string())
+    .collect();
+    names.extend(DEPRECATED.iter().map(|(old, _)| old.to_string()));
     for (field, _) in USER_FIELDS {
-        h.remove(format!("x-{field}").to_lowercase());
-        h.remove(format!("x-service-{field}").to_lowercase());
+        names.push(format!("x-{field}").to_lowercase());
+        names.push(format!("x-service-{field}").to_lowercase());
+    }
+    names
+        .iter()
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+        .collect()
+});
+
+/// `remove_auth_headers`: a client cannot claim an identity.
+fn strip_auth_headers(h: &mut HeaderMap) {
+    for name in AUTH_HEADERS.iter() {
+        h.remove(name);
     }
 }
 
@@ -1054,11 +1069,15 @@ impl Handler for AuthProtocol {
                     }
                     Ok(Validation::Valid(info)) => {
                         user_valid = true;
-                        set_user_headers(
-                            req.headers_mut(),
-                            &info,
-                            ks.settings.include_service_catalog,
-                        );
+                        let rendered = info.user_headers.get_or_init(|| {
+                            let mut h = HeaderMap::new();
+                            set_user_headers(&mut h, &info, ks.settings.include_service_catalog);
+                            h
+                        });
+                        let h = req.headers_mut();
+                        for (name, value) in rendered {
+                            h.insert(name.clone(), value.clone());
+                        }
                     }
                 }
             }
