@@ -48,6 +48,6 @@ pub use conf::{ConfigOpts, EnvSource, OptionChange, Parsed};
 pub use error::{ConfigError, Location};
 pub use ini::{IniEntry, IniError, IniFile, parse_ini_str};
 pub use opt::{DeprecatedName, ListItem, Opt, OptKind};
-pub use pyfmt::py_repr;
+pub use pyfmt::{py_float_repr, py_repr};
 pub use search::SearchPaths;
 pub use value::{Dict, Value};

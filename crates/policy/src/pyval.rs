@@ -76,56 +76,13 @@ pub fn truthy(v: Option<&Value>) -> bool {
 }
 
 /// `repr(float)`; with `add_dot0` false, the form `complex.__repr__` uses
-/// for its parts (`2` rather than `2.0`).
+/// for its parts (`2` rather than `2.0`), which differs only in that suffix.
 pub fn float_repr(f: f64, add_dot0: bool) -> String {
-    if f.is_nan() {
-        return "nan".into();
+    let r = glimpse_config::py_float_repr(f);
+    match r.strip_suffix(".0") {
+        Some(bare) if !add_dot0 => bare.to_string(),
+        _ => r,
     }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    // `{:e}` gives the shortest round-trip digits, like Python's repr.
-    let e = format!("{f:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (neg, mant) = match mant.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mant),
-    };
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    let decpt = exp + 1;
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if -4 < decpt && decpt <= 16 {
-        let n = digits.len() as i32;
-        if decpt <= 0 {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', (-decpt) as usize));
-            out.push_str(&digits);
-        } else if decpt >= n {
-            out.push_str(&digits);
-            out.extend(std::iter::repeat_n('0', (decpt - n) as usize));
-            if add_dot0 {
-                out.push_str(".0");
-            }
-        } else {
-            out.push_str(&digits[..decpt as usize]);
-            out.push('.');
-            out.push_str(&digits[decpt as usize..]);
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        out.push_str(&format!("{:02}", exp.unsigned_abs()));
-    }
-    out
 }
 
 /// Whether CPython's `str.isprintable()` holds for `c`. An approximation of
