@@ -43,11 +43,18 @@ impl ImageTarget {
         m
     }
 
-    pub fn of(image: &Image) -> ImageTarget {
+    /// The image as loaded for `ctx`: like Glance's image repository, a
+    /// shared image the caller does not own carries the caller's project as
+    /// its `member` (the caller could only load it as a member; invisible
+    /// images are 404 before any policy check).
+    pub fn of(image: &Image, ctx: &RequestContext) -> ImageTarget {
+        let member_id = (image.visibility == Visibility::Shared && ctx.project_id != image.owner)
+            .then(|| ctx.project_id.clone())
+            .flatten();
         ImageTarget {
             owner: image.owner.clone(),
             visibility: Some(image.visibility.as_str().to_string()),
-            member_id: None,
+            member_id,
         }
     }
 }
@@ -223,7 +230,7 @@ impl<'a> ImagePolicy<'a> {
         ImagePolicy {
             ctx,
             enforcer,
-            target: ImageTarget::of(image),
+            target: ImageTarget::of(image, ctx),
             created: true,
         }
     }
@@ -373,22 +380,15 @@ pub struct MemberPolicy<'a> {
 }
 
 impl<'a> MemberPolicy<'a> {
-    pub fn new(
-        ctx: &'a RequestContext,
-        enforcer: &'a Enforcer,
-        image: &Image,
-        member_id: Option<&str>,
-    ) -> Self {
-        // `member_id` is the caller's own membership of the image.
-        let mut target = ImageTarget::of(image);
-        target.member_id = member_id
-            .filter(|m| ctx.project_id.as_deref() == Some(*m))
-            .map(str::to_string);
+    pub fn new(ctx: &'a RequestContext, enforcer: &'a Enforcer, image: &Image) -> Self {
         MemberPolicy {
             ctx,
             enforcer,
             image: ImagePolicy::new(ctx, enforcer, image),
-            target,
+            // Glance's member rules see the image target (`member_id` is
+            // the caller's project on a shared image it does not own),
+            // whichever member row is concerned.
+            target: ImageTarget::of(image, ctx),
         }
     }
 

@@ -98,7 +98,7 @@ async fn lookup_member(
     image: &Image,
     member_id: &str,
 ) -> ApiResult<Member> {
-    MemberPolicy::new(ctx, &svc.enforcer, image, Some(member_id)).get_member()?;
+    MemberPolicy::new(ctx, &svc.enforcer, image).get_member()?;
     let missing = || {
         not_found(format!(
             "{member_id} not found in the member list of the image {}.",
@@ -148,7 +148,7 @@ async fn create(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
     if visibility_and_ownership(&svc, &ctx, &image, Some("create")).is_some() {
         return Err(refused());
     }
-    MemberPolicy::new(&ctx, &svc.enforcer, &image, Some(&member_id)).add_member()?;
+    MemberPolicy::new(&ctx, &svc.enforcer, &image).add_member()?;
     let repo = svc.repo().await?;
     let current = repo.count_members(&id).await?;
     props::check_member_quota(current.max(0) as usize, svc.settings.member_quota).map_err(|e| {
@@ -181,17 +181,15 @@ async fn index(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
             "Not allowed to list members for image {id}: {why}"
         )));
     }
-    let pol = MemberPolicy::new(&ctx, &svc.enforcer, &image, None);
+    let pol = MemberPolicy::new(&ctx, &svc.enforcer, &image);
     pol.get_members()?;
+    // Glance checks `get_member` per row, on the same image target: one
+    // answer for every row.
+    let may_show = pol.get_member().is_ok();
     let rows = svc.repo().await?.member_list(id).await?;
     let members: Vec<Value> = rows
         .iter()
-        .filter(|m| row_visible(&ctx, &image, m))
-        .filter(|m| {
-            MemberPolicy::new(&ctx, &svc.enforcer, &image, Some(&m.member_id))
-                .get_member()
-                .is_ok()
-        })
+        .filter(|m| may_show && row_visible(&ctx, &image, m))
         .map(Member::to_json)
         .collect();
     Ok(json_response(
@@ -239,7 +237,7 @@ async fn update(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
         return Err(refused());
     }
     let member = lookup_member(&svc, &ctx, &image, &member_id).await?;
-    MemberPolicy::new(&ctx, &svc.enforcer, &image, Some(&member_id))
+    MemberPolicy::new(&ctx, &svc.enforcer, &image)
         .modify_member()
         .map_err(|e| {
             reword_forbidden(e, || {
@@ -275,7 +273,7 @@ async fn delete(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
         )));
     }
     lookup_member(&svc, &ctx, &image, &member_id).await?;
-    MemberPolicy::new(&ctx, &svc.enforcer, &image, Some(&member_id)).delete_member()?;
+    MemberPolicy::new(&ctx, &svc.enforcer, &image).delete_member()?;
     match svc.repo().await?.member_delete(&id, &member_id).await {
         Ok(()) => Ok(super::service::bare_response(StatusCode::NO_CONTENT)),
         Err(DbError::NotFound(_)) => Err(not_found(format!(
