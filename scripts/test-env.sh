@@ -7,7 +7,8 @@
 #    crates/db/tests/schema_diff.rs; plus the reference clients the black-box
 #    tests drive (python-glanceclient 4.13, python-openstackclient 10.5,
 #    openstacksdk). Tests find it there; nothing is exported;
-#  - a venv at .cache/keystone-venv with keystone==30.0.0 and gunicorn.
+#  - a venv at .cache/keystone-venv with keystone==30.0.0 and gunicorn;
+#  - a venv at .cache/tempest-venv with tempest 47 and glance-tempest-plugin.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/.cache"
@@ -62,3 +63,15 @@ if ! "$ks/bin/python" -c 'import keystone, gunicorn' 2>/dev/null; then
     echo "test-env: Keystone venv ready in $(( $(date +%s) - start )) s"
 fi
 echo "test-env: Keystone in $ks"
+
+# Tempest and glance-tempest-plugin for the conformance run (conformance/run.py).
+tv="$cache/tempest-venv"
+if ! "$tv/bin/python" -c 'import tempest, glance_tempest_plugin' 2>/dev/null; then
+    echo "test-env: installing tempest==47.0.0 and glance-tempest-plugin==0.17.0 into $tv (once)"
+    start=$(date +%s)
+    rm -rf "$tv"
+    python3 -m venv "$tv"
+    "$tv/bin/python" -m pip install --quiet --disable-pip-version-check tempest==47.0.0 glance-tempest-plugin==0.17.0
+    echo "test-env: tempest venv ready in $(( $(date +%s) - start )) s"
+fi
+echo "test-env: tempest in $tv"
