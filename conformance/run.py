@@ -299,6 +299,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = ap.parse_args()
+    args.glimpse_bin = args.glimpse_bin.resolve()  # the service runs in its own directory
     ensure_venvs(args.target)
 
     scratch = Path(tempfile.mkdtemp(prefix=f"glimpse-conformance-{args.target}-"))
