@@ -4,6 +4,7 @@
 //! `delay_auth_decision = true`, then `context`) and the secure-RBAC
 //! defaults:
 //! - no token, a garbage token, a revoked token, an expired token → 401
+//!   (an expired one is accepted with a service-role `X-Service-Token`)
 //!   with `WWW-Authenticate: Keystone uri=...`;
 //! - a member creates, uploads and downloads; a reader of the same project
 //!   can see but neither upload nor download; another project's member
@@ -497,6 +498,31 @@ fn keystone_tokens_roles_and_outages() {
     std::thread::sleep(left);
     assert_401(
         &call(port, "GET", "/v2/images", Some(&expiring), &[], b""),
+        &ks,
+    );
+    // A service (a token with the service role, in X-Service-Token) may
+    // present a user's expired token, as Nova does for long operations;
+    // a service token without that role does not extend it.
+    let dave = ks.token(&users["dave"]);
+    let r = call(
+        port,
+        "GET",
+        "/v2/images",
+        Some(&expiring),
+        &[("X-Service-Token", &dave)],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let carol = ks.token(&users["carol"]);
+    assert_401(
+        &call(
+            port,
+            "GET",
+            "/v2/images",
+            Some(&expiring),
+            &[("X-Service-Token", &carol)],
+            b"",
+        ),
         &ks,
     );
     drop(srv);
