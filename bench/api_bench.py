@@ -25,7 +25,6 @@ import http.client
 import json
 import os
 import platform
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -149,10 +148,11 @@ def image_count(db: Path) -> int:
 # HTTP from Python: only single set-up requests; the load comes from loadgen
 
 
-def request(port: int, method: str, path: str, body: dict | None = None, timeout: float = 60) -> tuple[int, bytes]:
+def request(port: int, method: str, path: str, body: dict | None = None, timeout: float = 60,
+            extra_headers: dict | None = None) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(extra_headers or {})}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -464,8 +464,7 @@ def main() -> int:
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "sides": {},
     }
-    rc = 0
-    try:
+    with sr.bench_session(results, live, args, scratch) as outcome:
         args.loadgen_bin = ensure_loadgen(args.loadgen_bin, not args.no_build)
         results["glance_venv"] = str(pick_venv(args.venv, scratch))
         info = sr.venv_info()
@@ -476,10 +475,7 @@ def main() -> int:
         sides = []
         if args.only in (None, "glimpse"):
             binary = sr.ensure_glimpse(args.glimpse_bin, not args.no_build)
-            results["glimpse_bin"] = {"path": str(binary), "mtime": os.path.getmtime(binary)}
-            with contextlib.suppress(Exception):
-                results["glimpse_bin"]["git_head"] = subprocess.check_output(
-                    ["git", "rev-parse", "HEAD"], cwd=ROOT, text=True, stderr=subprocess.DEVNULL).strip()
+            results["glimpse_bin"] = sr.binary_info(binary)
             # Glimpse first: if its routes are missing, fail before Glance's long run.
             sides.append(sr.GlimpseSide(scratch, args.workers, binary, Path(info["paste"]), db_path(glance), False))
         if args.only in (None, "glance"):
@@ -502,25 +498,7 @@ def main() -> int:
             os.sync()
             time.sleep(1.0)
         print_table(results, args)
-    except BenchError as e:
-        print(f"bench: ERROR: {e}", file=sys.stderr)
-        results["error"] = str(e)
-        rc = 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        results["error"] = "interrupted"
-        rc = 130
-    finally:
-        for srv in list(live):
-            srv.stop(5.0)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-            log(f"raw numbers written to {args.json}")
-        if args.keep_tmp:
-            log(f"kept {scratch}")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return rc
+    return outcome.rc
 
 
 if __name__ == "__main__":

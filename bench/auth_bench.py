@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import api_bench as ab
@@ -36,6 +35,8 @@ import startup_rss as sr
 from startup_rss import BenchError, log
 
 ROOT = sr.ROOT
+sys.path.insert(0, str(ROOT / "conformance"))
+import keystone as keystone_helper  # noqa: E402  (conformance/keystone.py)
 KS_VENV = ROOT / ".cache" / "keystone-venv"
 KS_SCRIPT = ROOT / "conformance" / "keystone.py"
 PASTE = ROOT / "etc" / "glimpse-api-paste.ini"
@@ -61,13 +62,7 @@ def keystone(scratch: Path, live: list) -> tuple[int, dict]:
 
 
 def token(ks_port: int, user: dict) -> str:
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": user["name"], "domain": {"id": "default"}, "password": user["password"]}}},
-        "scope": {"project": {"name": user["project"], "domain": {"id": "default"}}}}}
-    req = urllib.request.Request(f"http://127.0.0.1:{ks_port}/v3/auth/tokens", method="POST",
-                                 data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return r.headers["X-Subject-Token"]
+    return keystone_helper.token_for(ks_port, user["name"], user["password"], user["project"])
 
 
 def conf_text(d: Path, port: int, workers: int, ks_port: int | None) -> str:
@@ -93,19 +88,6 @@ def start(name: str, d: Path, args, ks_port: int | None, live: list) -> sr.Serve
     live.append(srv)
     sr.wait_ready(srv, 60)
     return srv
-
-
-def call(port: int, method: str, path: str, tok: str | None, body: dict | None = None) -> tuple[int, bytes]:
-    headers = {"Content-Type": "application/json"}
-    if tok:
-        headers["X-Auth-Token"] = tok
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, headers=headers,
-                                 data=None if body is None else json.dumps(body).encode())
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def measure(name: str, srv: sr.Server, args, tok: str | None, ids: Path) -> dict:
@@ -150,8 +132,9 @@ def main() -> int:
         srv = start("glimpse-keystone", d, args, ks_port, live)
         ids = []
         for n in range(args.images):
-            status, body = call(srv.port, "POST", "/v2/images", alice,
-                                {"name": f"auth-{n}", "disk_format": "raw", "container_format": "bare"})
+            status, body = ab.request(srv.port, "POST", "/v2/images",
+                                      {"name": f"auth-{n}", "disk_format": "raw", "container_format": "bare"},
+                                      extra_headers={"X-Auth-Token": alice})
             if status != 201:
                 raise BenchError(f"create as alice: {status} {body[:200]!r}")
             ids.append(json.loads(body)["id"])

@@ -454,6 +454,52 @@ class GlimpseSide:
         return spawn(self.name, cmd, env, self.dir, port, run)
 
 
+class Outcome:
+    """What [`bench_session`] decided: the exit code."""
+
+    def __init__(self) -> None:
+        self.rc = 0
+
+
+@contextlib.contextmanager
+def bench_session(results: dict, live: list, args, scratch: Path):
+    """The end of every benchmark run: a BenchError becomes exit 1 and
+    Ctrl-C exit 130 (both recorded in `results`), then every server still
+    running is stopped, `--json` written and the scratch directory removed
+    unless `--keep-tmp`."""
+    outcome = Outcome()
+    try:
+        yield outcome
+    except BenchError as e:
+        print(f"bench: ERROR: {e}", file=sys.stderr)
+        results["error"] = str(e)
+        outcome.rc = 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        results["error"] = "interrupted"
+        outcome.rc = 130
+    finally:
+        for srv in list(live):
+            srv.stop(5.0)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+            log(f"raw numbers written to {args.json}")
+        if args.keep_tmp:
+            log(f"kept {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def binary_info(binary: Path) -> dict:
+    """Which Glimpse build ran: path, mtime and (when in a git tree) HEAD."""
+    info = {"path": str(binary), "mtime": os.path.getmtime(binary)}
+    with contextlib.suppress(Exception):
+        info["git_head"] = subprocess.check_output(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, text=True, stderr=subprocess.DEVNULL
+        ).strip()
+    return info
+
+
 def ensure_glimpse(binary: Path, build: bool) -> Path:
     if binary.is_file() and os.access(binary, os.X_OK):
         return binary
@@ -607,8 +653,7 @@ def main() -> int:
         "raw": {},
         "summary": {},
     }
-    rc = 0
-    try:
+    with bench_session(results, live, args, scratch) as outcome:
         # Setup first, so a broken side fails before any timing.
         ensure_venv(scratch)
         info = venv_info()
@@ -622,11 +667,7 @@ def main() -> int:
             binary = ensure_glimpse(args.glimpse_bin, not args.no_build)
             db = glance.dir / "glance.sqlite" if glance else None
             sides.append(GlimpseSide(scratch, args.workers, binary, Path(info["paste"]), db, args.minimal_glimpse_conf))
-            results["glimpse_bin"] = {"path": str(binary), "mtime": os.path.getmtime(binary)}
-            with contextlib.suppress(Exception):
-                results["glimpse_bin"]["git_head"] = subprocess.check_output(
-                    ["git", "rev-parse", "HEAD"], cwd=ROOT, text=True, stderr=subprocess.DEVNULL
-                ).strip()
+            results["glimpse_bin"] = binary_info(binary)
         log(
             f"{args.runs} run(s) x {', '.join(s.name for s in sides)}, {args.workers} worker(s); "
             f"Glance {info['glance']} on gunicorn {info['gunicorn']}, Python {info['python']}; scratch {scratch}"
@@ -646,25 +687,7 @@ def main() -> int:
             results["ratios_glance_over_glimpse"] = {
                 k: g[k] / m[k] for k in ("startup_median_s", "rss_per_worker_mb", "pss_total_mb", "rss_total_mb") if m[k] > 0
             }
-    except BenchError as e:
-        print(f"bench: ERROR: {e}", file=sys.stderr)
-        results["error"] = str(e)
-        rc = 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        results["error"] = "interrupted"
-        rc = 130
-    finally:
-        for srv in list(live):
-            srv.stop(5.0)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-            log(f"raw numbers written to {args.json}")
-        if args.keep_tmp:
-            log(f"kept {scratch}")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return rc
+    return outcome.rc
 
 
 if __name__ == "__main__":

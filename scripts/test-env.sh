@@ -29,17 +29,26 @@ PY
     rm -rf "$cache/glance-etc" && mv "$cache/glance-etc.tmp" "$cache/glance-etc"
 fi
 echo "test-env: stock Glance 33 files in $cache/glance-etc"
+# ensure_venv DIR IMPORTS LABEL PACKAGE...: a venv at DIR whose python can
+# import IMPORTS (comma-separated), (re)created with pip when it cannot.
+ensure_venv() {
+    local dir=$1 imports=$2 label=$3 start
+    shift 3
+    if ! "$dir/bin/python" -c "import $imports" 2>/dev/null; then
+        echo "test-env: installing $label into $dir (once)"
+        start=$(date +%s)
+        rm -rf "$dir"
+        python3 -m venv "$dir"
+        "$dir/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --find-links "$cache/wheels" "$@"
+        echo "test-env: $label ready in $(( $(date +%s) - start )) s"
+    fi
+    echo "test-env: $label in $dir"
+}
+
 venv="$cache/venv"
-if ! "$venv/bin/python" -c 'import glance, glance_store, gunicorn, pymysql, psycopg2' 2>/dev/null; then
-    echo "test-env: installing glance==33.0.0 into $venv (once; about a minute)"
-    start=$(date +%s)
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --find-links "$cache/wheels" glance==33.0.0 gunicorn pymysql psycopg2-binary
-    echo "test-env: venv ready in $(( $(date +%s) - start )) s"
-fi
-echo "test-env: Glance 33 venv in $venv"
+ensure_venv "$venv" "glance, glance_store, gunicorn, pymysql, psycopg2" "Glance 33" \
+    glance==33.0.0 gunicorn pymysql psycopg2-binary
 clients="python-glanceclient==4.13.0 python-openstackclient==10.5.0 openstacksdk"
 if ! "$venv/bin/python" -c 'import glanceclient, openstackclient, openstack' 2>/dev/null; then
     echo "test-env: installing the reference clients into $venv (once)"
@@ -53,25 +62,8 @@ echo "test-env: glance and openstack clients in $venv/bin"
 # A real Keystone for the auth tests (crates/glimpse/tests/keystone.rs) and
 # the conformance harness (conformance/keystone.py): its own venv, since
 # Keystone pins versions of the oslo libraries Glance's venv also uses.
-ks="$cache/keystone-venv"
-if ! "$ks/bin/python" -c 'import keystone, gunicorn' 2>/dev/null; then
-    echo "test-env: installing keystone==30.0.0 into $ks (once; about a minute)"
-    start=$(date +%s)
-    rm -rf "$ks"
-    python3 -m venv "$ks"
-    "$ks/bin/python" -m pip install --quiet --disable-pip-version-check keystone==30.0.0 gunicorn
-    echo "test-env: Keystone venv ready in $(( $(date +%s) - start )) s"
-fi
-echo "test-env: Keystone in $ks"
+ensure_venv "$cache/keystone-venv" "keystone, gunicorn" "Keystone 30" keystone==30.0.0 gunicorn
 
 # Tempest and glance-tempest-plugin for the conformance run (conformance/run.py).
-tv="$cache/tempest-venv"
-if ! "$tv/bin/python" -c 'import tempest, glance_tempest_plugin' 2>/dev/null; then
-    echo "test-env: installing tempest==47.0.0 and glance-tempest-plugin==0.17.0 into $tv (once)"
-    start=$(date +%s)
-    rm -rf "$tv"
-    python3 -m venv "$tv"
-    "$tv/bin/python" -m pip install --quiet --disable-pip-version-check tempest==47.0.0 glance-tempest-plugin==0.17.0
-    echo "test-env: tempest venv ready in $(( $(date +%s) - start )) s"
-fi
-echo "test-env: tempest in $tv"
+ensure_venv "$cache/tempest-venv" "tempest, glance_tempest_plugin" "tempest 47" \
+    tempest==47.0.0 glance-tempest-plugin==0.17.0

@@ -40,9 +40,11 @@ use crate::DbError;
 /// (each writer is well under a millisecond of work).
 pub const MAX_MEMBERS: usize = 64;
 
-/// The savepoint each writer works in. One name suffices: writers of a
-/// group run one after the other, never nested.
-const SAVEPOINT: &str = "glimpse_writer";
+/// The savepoint each writer works in (one name suffices: writers of a
+/// group run one after the other, never nested), and its statements.
+const SAVEPOINT: &str = "SAVEPOINT glimpse_writer";
+const RELEASE: &str = "RELEASE glimpse_writer";
+const ROLLBACK_TO: &str = "ROLLBACK TO glimpse_writer";
 
 /// A pool's queue of writers and its open group, if any.
 #[derive(Debug, Default)]
@@ -111,17 +113,10 @@ impl WriteQueue {
                 waiters: Vec::new(),
             });
         }
-        writer
-            .conn_mut()
-            .execute(sqlx_text(SAVEPOINT, "SAVEPOINT"))
-            .await?;
+        writer.conn_mut().execute(SAVEPOINT).await?;
         writer.in_savepoint = true;
         Ok(writer)
     }
-}
-
-fn sqlx_text(name: &str, verb: &str) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(format!("{verb} {name}"))
 }
 
 /// Counts a writer as waiting until it gets its turn. A writer that gives
@@ -191,7 +186,7 @@ impl WriteTx {
                 .open
                 .as_mut()
                 .ok_or_else(|| DbError::Other("the write group is gone".into()))?;
-            group.tx.execute(sqlx_text(SAVEPOINT, "RELEASE")).await?;
+            group.tx.execute(RELEASE).await?;
             group.waiters.push(done);
             Ok::<_, DbError>(())
         };
@@ -283,11 +278,8 @@ async fn end_turn(
 ) -> Result<(), DbError> {
     if in_savepoint && let Some(group) = turn.open.as_mut() {
         let undo = async {
-            group
-                .tx
-                .execute(sqlx_text(SAVEPOINT, "ROLLBACK TO"))
-                .await?;
-            group.tx.execute(sqlx_text(SAVEPOINT, "RELEASE")).await?;
+            group.tx.execute(ROLLBACK_TO).await?;
+            group.tx.execute(RELEASE).await?;
             Ok::<_, DbError>(())
         };
         if let Err(e) = undo.await {

@@ -200,6 +200,11 @@ fn call(
     request(port, method, path, &h, body).unwrap()
 }
 
+/// `GET /v2/images`: the request most checks here need.
+fn list(port: u16, token: Option<&str>, headers: &[(&str, &str)]) -> Resp {
+    call(port, "GET", "/v2/images", token, headers, b"")
+}
+
 fn json_call(port: u16, method: &str, path: &str, token: &str, body: &Value, ctype: &str) -> Resp {
     call(
         port,
@@ -240,17 +245,11 @@ fn keystone_tokens_roles_and_outages() {
     // (and cached) now and used again once expired.
     let expiring = ks.token(&users["alice"]);
     let issued = Instant::now();
-    assert_eq!(
-        call(port, "GET", "/v2/images", Some(&expiring), &[], b"").status,
-        200
-    );
+    assert_eq!(list(port, Some(&expiring), &[]).status, 200);
 
     // No token, garbage: 401 from the context filter, with Keystone's URI.
-    assert_401(&call(port, "GET", "/v2/images", None, &[], b""), &ks);
-    assert_401(
-        &call(port, "GET", "/v2/images", Some("garbage"), &[], b""),
-        &ks,
-    );
+    assert_401(&list(port, None, &[]), &ks);
+    assert_401(&list(port, Some("garbage"), &[]), &ks);
     // The versions document needs no token (it is outside the pipeline).
     assert_eq!(call(port, "GET", "/versions", None, &[], b"").status, 200);
 
@@ -261,17 +260,14 @@ fn keystone_tokens_roles_and_outages() {
     let p1 = users["projects"]["p1"].as_str().unwrap();
 
     // Identity headers a client sends are ignored (stripped by authtoken).
-    let r = call(
+    let r = list(
         port,
-        "GET",
-        "/v2/images",
         None,
         &[
             ("X-Identity-Status", "Confirmed"),
             ("X-Roles", "admin"),
             ("X-Project-Id", p1),
         ],
-        b"",
     );
     assert_401(&r, &ks);
 
@@ -367,7 +363,7 @@ fn keystone_tokens_roles_and_outages() {
         404
     );
     assert_eq!(call(port, "GET", &file, Some(&carol), &[], b"").status, 404);
-    let listed = call(port, "GET", "/v2/images", Some(&carol), &[], b"").json();
+    let listed = list(port, Some(&carol), &[]).json();
     assert!(listed["images"].as_array().unwrap().is_empty(), "{listed}");
 
     // Publicizing is for admins.
@@ -395,33 +391,16 @@ fn keystone_tokens_roles_and_outages() {
 
     // The client's request id is the context's; too long → 431.
     let rid = "req-11111111-2222-3333-4444-555555555555";
-    let r = call(
-        port,
-        "GET",
-        "/v2/images",
-        Some(&alice),
-        &[("X-OpenStack-Request-ID", rid)],
-        b"",
-    );
+    let r = list(port, Some(&alice), &[("X-OpenStack-Request-ID", rid)]);
     assert_eq!(r.header("x-openstack-request-id"), Some(rid));
     let long = "r".repeat(65);
-    let r = call(
-        port,
-        "GET",
-        "/v2/images",
-        Some(&alice),
-        &[("X-OpenStack-Request-ID", &long)],
-        b"",
-    );
+    let r = list(port, Some(&alice), &[("X-OpenStack-Request-ID", &long)]);
     assert_eq!(r.status, 431, "{}", r.text());
 
     // A revoked token Glimpse never saw is refused.
     let revoked = ks.token(&users["alice"]);
     ks.revoke(&admin, &revoked);
-    assert_401(
-        &call(port, "GET", "/v2/images", Some(&revoked), &[], b""),
-        &ks,
-    );
+    assert_401(&list(port, Some(&revoked), &[]), &ks);
 
     // The openstack CLI with password auth, the image endpoint from the
     // catalog.
@@ -433,7 +412,7 @@ fn keystone_tokens_roles_and_outages() {
     let policy = srv.dir.path().join("policy.yaml");
     // Fresh tokens: the ones above may be close to their expiry by now.
     let (alice, admin) = (ks.token(&users["alice"]), ks.token(&users["admin"]));
-    let list_status = |tok: &str| call(port, "GET", "/v2/images", Some(tok), &[], b"").status;
+    let list_status = |tok: &str| list(port, Some(tok), &[]).status;
     let settle = |want: u16, tok: &str| {
         common::wait_until(Duration::from_secs(5), || {
             (0..4).all(|_| list_status(tok) == want)
@@ -473,7 +452,7 @@ fn keystone_tokens_roles_and_outages() {
     assert_eq!(on_conn(&seen), 200);
     ks.stop();
     let t = Instant::now();
-    let r = call(port, "GET", "/v2/images", Some(&unseen), &[], b"");
+    let r = list(port, Some(&unseen), &[]);
     assert_eq!(r.status, 503, "{}", r.text());
     assert!(
         r.text()
@@ -488,41 +467,21 @@ fn keystone_tokens_roles_and_outages() {
     );
     assert_eq!(on_conn(&seen), 200);
     ks.start();
-    assert_eq!(
-        call(port, "GET", "/v2/images", Some(&unseen), &[], b"").status,
-        200
-    );
+    assert_eq!(list(port, Some(&unseen), &[]).status, 200);
 
     // The first token has expired by now (or soon): refused, cached or not.
     let left = Duration::from_secs(TOKEN_SECONDS + 1).saturating_sub(issued.elapsed());
     std::thread::sleep(left);
-    assert_401(
-        &call(port, "GET", "/v2/images", Some(&expiring), &[], b""),
-        &ks,
-    );
+    assert_401(&list(port, Some(&expiring), &[]), &ks);
     // A service (a token with the service role, in X-Service-Token) may
     // present a user's expired token, as Nova does for long operations;
     // a service token without that role does not extend it.
     let dave = ks.token(&users["dave"]);
-    let r = call(
-        port,
-        "GET",
-        "/v2/images",
-        Some(&expiring),
-        &[("X-Service-Token", &dave)],
-        b"",
-    );
+    let r = list(port, Some(&expiring), &[("X-Service-Token", &dave)]);
     assert_eq!(r.status, 200, "{}", r.text());
     let carol = ks.token(&users["carol"]);
     assert_401(
-        &call(
-            port,
-            "GET",
-            "/v2/images",
-            Some(&expiring),
-            &[("X-Service-Token", &carol)],
-            b"",
-        ),
+        &list(port, Some(&expiring), &[("X-Service-Token", &carol)]),
         &ks,
     );
     drop(srv);

@@ -229,6 +229,42 @@ fn image_from_row(r: &[Val]) -> Result<ImageRow, DbError> {
 }
 
 /// `_check_image_id`: ids longer than the column cannot exist.
+/// The `images` columns both [`Repo::create`] and [`Repo::save`] write from
+/// an image (owner "" is stored as NULL), with each one's placeholder.
+fn written_columns(d: Dialect, image: &Image) -> [(&'static str, &'static str, sql::Arg); 15] {
+    use sql::Arg;
+    let text = |v: Option<&str>| Arg::Text(v.map(str::to_string));
+    [
+        ("name", "?", text(image.name.as_deref())),
+        ("size", "?", Arg::Int(image.size)),
+        ("status", "?", text(Some(image.status.as_str()))),
+        ("disk_format", "?", text(image.disk_format.as_deref())),
+        (
+            "container_format",
+            "?",
+            text(image.container_format.as_deref()),
+        ),
+        ("checksum", "?", text(image.checksum.as_deref())),
+        (
+            "owner",
+            "?",
+            text(image.owner.as_deref().filter(|o| !o.is_empty())),
+        ),
+        ("min_disk", "?", Arg::Int(Some(image.min_disk))),
+        ("min_ram", "?", Arg::Int(Some(image.min_ram))),
+        ("protected", "?", Arg::Bool(image.protected)),
+        ("virtual_size", "?", Arg::Int(image.virtual_size)),
+        (
+            "visibility",
+            d.vis_in(),
+            text(Some(image.visibility.as_str())),
+        ),
+        ("os_hidden", "?", Arg::Bool(image.os_hidden)),
+        ("os_hash_algo", "?", text(image.os_hash_algo.as_deref())),
+        ("os_hash_value", "?", text(image.os_hash_value.as_deref())),
+    ]
+}
+
 fn id_fits(id: &str) -> bool {
     id.chars().count() <= 36
 }
@@ -463,36 +499,23 @@ impl Repo {
     pub async fn create(&self, image: &Image) -> Result<Image, DbError> {
         let d = self.d();
         let mut tx = self.db.begin_write().await?;
+        let cols = written_columns(d, image);
         let mut q = Sql::new(
             d,
-            "INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, \
-             deleted, disk_format, container_format, checksum, owner, min_disk, min_ram, \
-             protected, virtual_size, visibility, os_hidden, os_hash_algo, os_hash_value) VALUES (",
+            "INSERT INTO images (id, created_at, updated_at, deleted_at, deleted",
         );
+        for (name, _, _) in &cols {
+            q.push(", ").push(name);
+        }
+        q.push(") VALUES (");
         q.text(image.id.as_str()).push(", ");
-        q.opt_text(image.name.as_deref()).push(", ");
-        q.opt_int(image.size).push(", ");
-        q.text(image.status.as_str()).push(", ");
         q.ts(image.created_at).push(", ");
         q.ts(image.updated_at).push(", NULL, ");
-        q.bool(false).push(", ");
-        q.opt_text(image.disk_format.as_deref()).push(", ");
-        q.opt_text(image.container_format.as_deref()).push(", ");
-        q.opt_text(image.checksum.as_deref()).push(", ");
-        q.opt_text(image.owner.as_deref().filter(|o| !o.is_empty()))
-            .push(", ");
-        q.int(image.min_disk).push(", ");
-        q.int(image.min_ram).push(", ");
-        q.bool(image.protected).push(", ");
-        q.opt_int(image.virtual_size).push(", ");
-        q.arg(
-            d.vis_in(),
-            sql::Arg::Text(Some(image.visibility.as_str().into())),
-        )
-        .push(", ");
-        q.bool(image.os_hidden).push(", ");
-        q.opt_text(image.os_hash_algo.as_deref()).push(", ");
-        q.opt_text(image.os_hash_value.as_deref()).push(")");
+        q.bool(false);
+        for (_, placeholder, arg) in cols {
+            q.push(", ").arg(placeholder, arg);
+        }
+        q.push(")");
         match run(Conn::Tx(&mut tx), &q).await {
             Ok(_) => {}
             Err(DbError::Duplicate(_)) => {
@@ -551,32 +574,12 @@ impl Repo {
             return Err(no_image(&image.id));
         };
         let t = now();
-        let mut q = Sql::new(d, "UPDATE images SET name = ");
-        q.opt_text(image.name.as_deref()).push(", size = ");
-        q.opt_int(image.size).push(", status = ");
-        q.text(image.status.as_str()).push(", updated_at = ");
-        q.ts(t).push(", disk_format = ");
-        q.opt_text(image.disk_format.as_deref())
-            .push(", container_format = ");
-        q.opt_text(image.container_format.as_deref())
-            .push(", checksum = ");
-        q.opt_text(image.checksum.as_deref()).push(", owner = ");
-        q.opt_text(image.owner.as_deref().filter(|o| !o.is_empty()))
-            .push(", min_disk = ");
-        q.int(image.min_disk).push(", min_ram = ");
-        q.int(image.min_ram).push(", protected = ");
-        q.bool(image.protected).push(", virtual_size = ");
-        q.opt_int(image.virtual_size).push(", visibility = ");
-        q.arg(
-            d.vis_in(),
-            sql::Arg::Text(Some(image.visibility.as_str().into())),
-        )
-        .push(", os_hidden = ");
-        q.bool(image.os_hidden).push(", os_hash_algo = ");
-        q.opt_text(image.os_hash_algo.as_deref())
-            .push(", os_hash_value = ");
-        q.opt_text(image.os_hash_value.as_deref())
-            .push(" WHERE NOT deleted AND id = ");
+        let mut q = Sql::new(d, "UPDATE images SET updated_at = ");
+        q.ts(t);
+        for (name, placeholder, arg) in written_columns(d, image) {
+            q.push(", ").push(name).push(" = ").arg(placeholder, arg);
+        }
+        q.push(" WHERE NOT deleted AND id = ");
         q.text(image.id.as_str());
         if let Some(from) = from_state {
             q.push(" AND status = ").text(from.as_str());

@@ -538,6 +538,8 @@ struct Keystone {
     client: Client,
     service: tokio::sync::Mutex<Option<ServiceAuth>>,
     cache: Mutex<HashMap<String, (Arc<TokenInfo>, SystemTime)>>,
+    /// `WWW-Authenticate` for 401 answers, built once.
+    www: HeaderValue,
 }
 
 /// `http://k:5000`, `http://k:5000/`, `http://k/identity/v3/` → `…/v3`.
@@ -596,7 +598,15 @@ impl Keystone {
             opts.timeout = Duration::from_secs(t as u64).max(opts.timeout);
         }
         let client = Client::new(opts).map_err(|e| format!("[{GROUP}] {e}"))?;
+        let uri = settings
+            .www_authenticate_uri
+            .as_deref()
+            .unwrap_or(&auth_url);
+        let www = HeaderValue::from_str(&format!("Keystone uri=\"{uri}\"")).map_err(|_| {
+            format!("[{GROUP}] www_authenticate_uri {uri:?} cannot be sent in a header")
+        })?;
         Ok(Keystone {
+            www,
             auth_v3: v3_root(&auth_url),
             settings,
             client,
@@ -605,14 +615,9 @@ impl Keystone {
         })
     }
 
-    fn www_authenticate(&self) -> String {
-        let uri = self
-            .settings
-            .www_authenticate_uri
-            .clone()
-            .or_else(|| self.settings.auth_url.clone())
-            .unwrap_or_default();
-        format!("Keystone uri=\"{uri}\"")
+    #[cfg(test)]
+    fn www_authenticate(&self) -> &str {
+        self.www.to_str().unwrap_or_default()
     }
 
     /// Sends a request, retrying unreachable Keystone like keystoneauth
@@ -1089,7 +1094,6 @@ impl Handler for AuthProtocol {
             if let (Some(info), true) = (&service_info, service_confirmed) {
                 set_identity_headers(req.headers_mut(), info, "-service");
             }
-            let www = ks.www_authenticate();
             if !(ks.settings.delay_auth_decision || (user_valid && service_confirmed)) {
                 log::info!(target: "keystonemiddleware.auth_token", "Rejecting request");
                 let mut resp = Response::new(Body::from(UNAUTHORIZED_BODY));
@@ -1099,14 +1103,14 @@ impl Handler for AuthProtocol {
                     "content-type",
                     "application/json; charset=UTF-8",
                 );
-                put(resp.headers_mut(), "www-authenticate", &www);
+                resp.headers_mut()
+                    .insert(http::header::WWW_AUTHENTICATE, ks.www.clone());
                 return resp;
             }
             let mut resp = next.call(req).await;
-            if resp.status() == StatusCode::UNAUTHORIZED
-                && let Ok(v) = HeaderValue::from_str(&www)
-            {
-                resp.headers_mut().append(http::header::WWW_AUTHENTICATE, v);
+            if resp.status() == StatusCode::UNAUTHORIZED {
+                resp.headers_mut()
+                    .append(http::header::WWW_AUTHENTICATE, ks.www.clone());
             }
             resp
         })
