@@ -236,7 +236,12 @@ impl Clients {
                 cmd.env_remove(&k);
             }
         }
-        cmd.env("HOME", &self.home)
+        // A HOME of its own per run: glanceclient caches the schemas it
+        // fetches under ~/.glanceclient, and two runs in parallel threads
+        // sharing that file can read it half-written ("Expecting value").
+        let home = self.home.join(format!("run-{n}"));
+        std::fs::create_dir_all(&home).unwrap();
+        cmd.env("HOME", &home)
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("no_proxy", "127.0.0.1,localhost")
             .env(
