@@ -266,6 +266,17 @@ def start_target(target: str, d: Path, procs: Procs, conf_text: str, port: int, 
         if not binary.exists():
             subprocess.run(["cargo", "build", "--release", "-p", "glimpse"], cwd=ROOT, check=True)
         shutil.copy(ROOT / "etc" / "glimpse-api-paste.ini", d / "glance-api-paste.ini")
+        # The same seed data as the Glance target (its stock metadefs files,
+        # from the Glance venv): tempest's resource-type tests need some.
+        metadefs = GLANCE_VENV / "etc" / "glance" / "metadefs"
+        cmds = [["db", "sync"]]
+        if metadefs.is_dir():
+            cmds.append(["db", "load_metadefs", str(metadefs)])
+        else:
+            log(f"WARNING: no {metadefs}: metadefs seed data not loaded")
+        for cmd in cmds:
+            subprocess.run([str(binary), "manage", "--config-file", str(d / "glance-api.conf"), *cmd],
+                           check=True, cwd=d, stdout=subprocess.DEVNULL, env=dict(os.environ, HOME=str(d)))
         p = procs.start([str(binary), "api", "--config-file", str(d / "glance-api.conf")], logfile,
                         cwd=d, env=dict(os.environ, HOME=str(d)))
     else:

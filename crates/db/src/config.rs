@@ -68,6 +68,12 @@ pub fn register_opts(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     for o in opts {
         conf.register(GROUP, o)?;
     }
+    conf.register(
+        "DEFAULT",
+        Opt::str("metadata_source_path")
+            .default("/etc/glance/metadefs/")
+            .help("Directory (or file) of metadata-definition seed files for `manage db load_metadefs`."),
+    )?;
     Ok(())
 }
 

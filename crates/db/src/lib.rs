@@ -22,6 +22,9 @@
 //! - [`images`]: the image repository ([`images::Repo`]): images, properties,
 //!   tags, locations and members with Glance's semantics, one code path for
 //!   the three backends.
+//! - [`metadefs`]: the metadata-definition repository (namespaces,
+//!   resource types, objects, properties, tags) on the same pool, and the
+//!   seed loader behind `manage db load_metadefs`.
 //!
 //! Driver choice: **sqlx 0.9** with concrete pools per backend (an enum,
 //! dispatched by [`on_backend!`]) rather than `sqlx::Any`, because `Any`
@@ -40,6 +43,7 @@ pub mod error;
 pub mod group;
 pub mod images;
 pub mod manage;
+pub mod metadefs;
 pub mod migrate;
 pub mod pool;
 pub mod schema;

@@ -11,7 +11,7 @@ use crate::schema::{EXPAND_HEAD, HEAD};
 use crate::{Db, DbError};
 
 const PROG: &str = "glance-manage";
-const ACTIONS: &[&str] = &["check", "sync", "version"];
+const ACTIONS: &[&str] = &["check", "load_metadefs", "sync", "version"];
 
 /// Options that take a value, so their value is not mistaken for the
 /// command word (`--config-file db db sync`).
@@ -49,7 +49,7 @@ fn split_args(args: &[String]) -> (Vec<String>, Vec<String>) {
 fn usage() -> String {
     format!(
         "usage: {PROG} [-h] [--config-dir DIR] [--config-file PATH] [--version]\n\
-         {:width$}{{db,db_sync,db_version,db_check}} ...\n",
+         {:width$}{{db,db_sync,db_version,db_check,db_load_metadefs}} ...\n",
         "",
         width = PROG.len() + 8
     )
@@ -114,7 +114,9 @@ pub fn manage_main(args: &[String]) -> i32 {
             println!(
                 "\ncommands:\n  db sync      create the Glance 33 schema in an empty database\n  \
                  db version   print the database's alembic revision\n  \
-                 db check     report whether an upgrade is pending (exit 3 if so)"
+                 db check     report whether an upgrade is pending (exit 3 if so)\n  \
+                 db load_metadefs [--path DIR] [--merge [--prefer_new|--overwrite]]\n               \
+                 load metadata-definition seed files (default [DEFAULT] metadata_source_path)"
             );
             return 0;
         }
@@ -141,7 +143,10 @@ pub fn manage_main(args: &[String]) -> i32 {
         [] => return usage_error("the following arguments are required: command"),
         ["db"] => return usage_error("the following arguments are required: action"),
         ["db", action, rest @ ..]
-        | [action @ ("db_sync" | "db_version" | "db_check"), rest @ ..] => {
+        | [
+            action @ ("db_sync" | "db_version" | "db_check" | "db_load_metadefs"),
+            rest @ ..,
+        ] => {
             let action = action.trim_start_matches("db_");
             if !ACTIONS.contains(&action) {
                 return usage_error(&format!(
@@ -154,9 +159,13 @@ pub fn manage_main(args: &[String]) -> i32 {
                 ));
             }
             match (action, rest) {
-                (_, []) => action.to_string(),
+                ("load_metadefs", rest) => match LoadArgs::parse(rest) {
+                    Ok(l) => Action::Load(l),
+                    Err(m) => return usage_error(&m),
+                },
+                (_, []) => Action::Plain(action.to_string()),
                 // `db sync <version>` is accepted for the head only.
-                ("sync", [v]) if *v == HEAD || *v == "heads" => action.to_string(),
+                ("sync", [v]) if *v == HEAD || *v == "heads" => Action::Plain(action.to_string()),
                 ("sync", [v]) => {
                     eprintln!(
                         "Glimpse can only sync to Glance 33's head revision {HEAD}, not {v}."
@@ -168,7 +177,7 @@ pub fn manage_main(args: &[String]) -> i32 {
         }
         [other, ..] => {
             return usage_error(&format!(
-                "argument command: invalid choice: '{other}' (choose from 'db', 'db_sync', 'db_version', 'db_check')"
+                "argument command: invalid choice: '{other}' (choose from 'db', 'db_sync', 'db_version', 'db_check', 'db_load_metadefs')"
             ));
         }
     };
@@ -208,16 +217,111 @@ pub fn manage_main(args: &[String]) -> i32 {
                 return 1;
             }
         };
-        let code = match run(&db, &action).await {
+        let result = match &action {
+            Action::Plain(a) => run(&db, a).await,
+            Action::Load(l) => load(&db, &conf, l).await,
+        };
+        let code = match result {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("{}", failure_text(&action, &e));
+                eprintln!("{}", failure_text(action.name(), &e));
                 1
             }
         };
         db.close().await;
         code
     })
+}
+
+/// A parsed command.
+enum Action {
+    Plain(String),
+    Load(LoadArgs),
+}
+
+impl Action {
+    fn name(&self) -> &str {
+        match self {
+            Action::Plain(a) => a,
+            Action::Load(_) => "load_metadefs",
+        }
+    }
+}
+
+/// `load_metadefs [--path] PATH [--merge] [--prefer_new] [--overwrite]`
+/// (glance-manage's options; the legacy form takes the path positionally).
+#[derive(Debug, Default, PartialEq)]
+struct LoadArgs {
+    path: Option<String>,
+    mode: crate::metadefs::load::MergeMode,
+}
+
+impl LoadArgs {
+    fn parse(words: &[&str]) -> Result<LoadArgs, String> {
+        let mut out = LoadArgs::default();
+        let mut i = 0;
+        while i < words.len() {
+            match words[i] {
+                "--merge" => out.mode.merge = true,
+                "--prefer_new" => out.mode.prefer_new = true,
+                "--overwrite" => out.mode.overwrite = true,
+                "--path" => {
+                    i += 1;
+                    out.path = Some(
+                        words
+                            .get(i)
+                            .ok_or("argument --path: expected one argument")?
+                            .to_string(),
+                    );
+                }
+                w if w.starts_with("--path=") => out.path = Some(w["--path=".len()..].to_string()),
+                w if !w.starts_with('-') && out.path.is_none() => out.path = Some(w.to_string()),
+                w => return Err(format!("unrecognized arguments: {w}")),
+            }
+            i += 1;
+        }
+        Ok(out)
+    }
+}
+
+async fn load(db: &Db, conf: &ConfigOpts, args: &LoadArgs) -> Result<i32, DbError> {
+    let m = args.mode;
+    if (m.prefer_new || m.overwrite) && !m.merge {
+        eprintln!("\"--prefer_new\" and \"--overwrite\" need \"--merge\"; nothing loaded.");
+        return Ok(1);
+    }
+    if m.prefer_new && m.overwrite {
+        eprintln!("\"--prefer_new\" and \"--overwrite\" cannot be used together; nothing loaded.");
+        return Ok(1);
+    }
+    let path = args
+        .path
+        .clone()
+        .or_else(|| {
+            conf.get_str("DEFAULT", "metadata_source_path")
+                .ok()
+                .flatten()
+        })
+        .unwrap_or_else(|| "/etc/glance/metadefs/".into());
+    let repo = crate::images::Repo::new(db.clone());
+    let report = repo
+        .metadefs()
+        .load_metadefs(std::path::Path::new(&path), m)
+        .await?;
+    for (file, why) in &report.failed {
+        eprintln!("Skipping {file}: {why}");
+    }
+    for ns in &report.skipped {
+        println!("Skipping namespace {ns}. It already exists in the database.");
+    }
+    println!(
+        "Metadata definitions from {path}: {} loaded, {} merged, {} skipped, {} unreadable.",
+        report.loaded.len(),
+        report.merged.len(),
+        report.skipped.len(),
+        report.failed.len()
+    );
+    Ok(0)
 }
 
 fn failure_text(action: &str, e: &DbError) -> String {

@@ -6,48 +6,19 @@
 //! and cross-reading with Python Glance 33's own DB API.
 #![allow(clippy::unwrap_used)]
 
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use common::{on_mysql, on_postgres, open, scalar, scratch_dir};
 
 use glimpse_db::images::{Repo, Viewer};
-use glimpse_db::{Backend, Db, DbConfig, DbError, DbUrl};
+use glimpse_db::{Backend, Db, DbError};
 use glimpse_domain::py::{Timestamp, parse_query_string};
 use glimpse_domain::{
     Image, ImageStatus, ListLimits, ListQuery, Location, MemberStatus, Visibility, parse_list_query,
 };
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}_{}_{nanos}", std::process::id())
-}
-
-fn scratch_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(unique("glimpse-images"));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-async fn open(url: &str) -> Db {
-    let mut conf = DbConfig::new(DbUrl::parse(url).unwrap());
-    conf.max_retries = 0;
-    conf.sqlite_busy_timeout = Duration::from_secs(10);
-    Db::connect(&conf).await.unwrap()
-}
-
-fn server_up(port: u16, what: &str) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let up = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok();
-    if !up {
-        eprintln!(
-            "\n!!!! SKIPPED: no {what} on 127.0.0.1:{port}; the image repository suite did not run on it.\n"
-        );
-    }
-    up
-}
 
 fn t(secs: i64) -> Timestamp {
     // 2024-01-01T00:00:00Z + secs, whole seconds (MySQL DATETIME keeps no
@@ -96,19 +67,6 @@ fn strs(v: &[&str]) -> Vec<String> {
 }
 
 /// A scalar from raw SQL, as text.
-async fn scalar(db: &Db, expr_sql: &str) -> String {
-    let cast = match db.backend() {
-        Backend::MySql => "CHAR",
-        _ => "TEXT",
-    };
-    let sql = format!("SELECT CAST(({expr_sql}) AS {cast})");
-    db.fetch_strings(&sql)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap_or_default()
-}
-
 // --- the suite -------------------------------------------------------
 
 async fn suite(db: &Db) {
@@ -1049,56 +1007,12 @@ async fn sqlite_suite() {
 
 #[tokio::test]
 async fn postgres_suite() {
-    if !server_up(5432, "PostgreSQL") {
-        return;
-    }
-    let admin = open("postgresql://postgres@127.0.0.1:5432/postgres").await;
-    let name = unique("glimpse_images");
-    admin
-        .execute_script(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let url = format!("postgresql://postgres@127.0.0.1:5432/{name}");
-    let result = tokio::spawn(async move {
-        let db = open(&url).await;
-        suite(&db).await;
-        db.close().await;
-    })
-    .await;
-    let _ = admin
-        .execute_script(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
-    admin.close().await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_postgres("glimpse_images", |db| async move { suite(&db).await }).await;
 }
 
 #[tokio::test]
 async fn mysql_suite() {
-    if !server_up(3306, "MySQL/MariaDB") {
-        return;
-    }
-    let admin = open("mysql://root@127.0.0.1:3306/").await;
-    let name = unique("glimpse_images");
-    admin
-        .execute_script(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let url = format!("mysql://root@127.0.0.1:3306/{name}?charset=utf8");
-    let result = tokio::spawn(async move {
-        let db = open(&url).await;
-        suite(&db).await;
-        db.close().await;
-    })
-    .await;
-    let _ = admin
-        .execute_script(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await;
-    admin.close().await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_mysql("glimpse_images", |db| async move { suite(&db).await }).await;
 }
 
 // --- SQLite: indexes and timings with 100,000 images ------------------

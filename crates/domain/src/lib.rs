@@ -23,6 +23,7 @@
 
 pub mod error;
 pub mod image;
+pub mod metadefs;
 pub mod patch;
 pub mod props;
 pub mod py;

@@ -264,6 +264,18 @@ pub fn tasks_schema() -> Value {
 // ---------------------------------------------------------------------
 // Validation
 
+/// A step of a path into a schema or an instance: jsonschema prints keys
+/// quoted and array indices bare (`instance['tags'][0]`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PathElem {
+    Key(String),
+    Index(usize),
+}
+
+fn key(k: &str) -> PathElem {
+    PathElem::Key(k.to_string())
+}
+
 /// One validation failure, in jsonschema's terms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SchemaViolation {
@@ -272,9 +284,9 @@ pub struct SchemaViolation {
     /// The keyword that failed (`type`, `enum`, `maxLength`, ...).
     pub validator: String,
     /// Path of the failing sub-schema (keywords and names).
-    pub schema_path: Vec<String>,
+    pub schema_path: Vec<PathElem>,
     /// Path of the failing value in the instance.
-    pub instance_path: Vec<String>,
+    pub instance_path: Vec<PathElem>,
     pub schema: Value,
     pub instance: Value,
 }
@@ -284,11 +296,14 @@ impl SchemaViolation {
     /// schema and instance pretty-printed as jsonschema does
     /// (`pprint.pformat(width=72)`, indented by four).
     pub fn glance_message(&self, schema_name: &str) -> String {
-        let idx = |word: &str, path: &[String]| {
+        let idx = |word: &str, path: &[PathElem]| {
             let mut s = word.to_string();
             for p in path {
                 s.push('[');
-                s.push_str(&py::repr_str(p));
+                match p {
+                    PathElem::Key(k) => s.push_str(&py::repr_str(k)),
+                    PathElem::Index(i) => s.push_str(&i.to_string()),
+                }
                 s.push(']');
             }
             s
@@ -339,7 +354,55 @@ fn type_matches(t: &str, v: &Value) -> bool {
 pub fn validate(schema: &Value, instance: &Value) -> Result<(), Box<SchemaViolation>> {
     let mut sp = Vec::new();
     let mut ip = Vec::new();
-    check(schema, instance, &mut sp, &mut ip)
+    let mut errs = Errors::first();
+    check(schema, schema, instance, &mut sp, &mut ip, &mut errs);
+    errs.best()
+}
+
+/// Like [`validate`], but every violation is collected and the one
+/// jsonschema's `best_match` picks is returned: the shallowest in the
+/// instance, the first found among equals. Also knows `$ref` (to
+/// `#/definitions/…`), `allOf`, `uniqueItems`, `minItems` and `maxItems`,
+/// which the metadata-definition schemas use.
+pub fn validate_best_match(schema: &Value, instance: &Value) -> Result<(), Box<SchemaViolation>> {
+    let mut sp = Vec::new();
+    let mut ip = Vec::new();
+    let mut errs = Errors {
+        all: Vec::new(),
+        stop_at_first: false,
+    };
+    check(schema, schema, instance, &mut sp, &mut ip, &mut errs);
+    errs.best()
+}
+
+/// The violations found so far.
+struct Errors {
+    all: Vec<SchemaViolation>,
+    stop_at_first: bool,
+}
+
+impl Errors {
+    fn first() -> Errors {
+        Errors {
+            all: Vec::new(),
+            stop_at_first: true,
+        }
+    }
+    fn done(&self) -> bool {
+        self.stop_at_first && !self.all.is_empty()
+    }
+    fn best(self) -> Result<(), Box<SchemaViolation>> {
+        let mut best: Option<SchemaViolation> = None;
+        for e in self.all {
+            if best
+                .as_ref()
+                .is_none_or(|b| e.instance_path.len() < b.instance_path.len())
+            {
+                best = Some(e);
+            }
+        }
+        best.map_or(Ok(()), |b| Err(Box::new(b)))
+    }
 }
 
 fn violation(
@@ -347,29 +410,42 @@ fn violation(
     kw: &str,
     schema: &Value,
     instance: &Value,
-    sp: &[String],
-    ip: &[String],
-) -> Box<SchemaViolation> {
-    Box::new(SchemaViolation {
+    sp: &[PathElem],
+    ip: &[PathElem],
+) -> SchemaViolation {
+    SchemaViolation {
         message,
         validator: kw.to_string(),
         schema_path: sp.to_vec(),
         instance_path: ip.to_vec(),
         schema: schema.clone(),
         instance: instance.clone(),
-    })
+    }
 }
 
 fn check(
+    root: &Value,
     schema: &Value,
     inst: &Value,
-    sp: &mut Vec<String>,
-    ip: &mut Vec<String>,
-) -> Result<(), Box<SchemaViolation>> {
+    sp: &mut Vec<PathElem>,
+    ip: &mut Vec<PathElem>,
+    errs: &mut Errors,
+) {
     let Value::Object(s) = schema else {
-        return Ok(());
+        return;
     };
+    // Draft 4: `$ref` stands in for the whole schema, siblings ignored;
+    // jsonschema leaves it out of the schema path.
+    if let Some(Value::String(r)) = s.get("$ref") {
+        if let Some(target) = resolve_ref(root, r) {
+            check(root, target, inst, sp, ip, errs);
+        }
+        return;
+    }
     for (kw, arg) in s {
+        if errs.done() {
+            return;
+        }
         match kw.as_str() {
             "type" => {
                 let types: Vec<&str> = match arg {
@@ -379,7 +455,7 @@ fn check(
                 };
                 if !types.iter().any(|t| type_matches(t, inst)) {
                     let list: Vec<String> = types.iter().map(|t| py::repr_str(t)).collect();
-                    return Err(violation(
+                    errs.all.push(violation(
                         format!("{} is not of type {}", py::repr(inst), list.join(", ")),
                         kw,
                         schema,
@@ -387,13 +463,14 @@ fn check(
                         sp,
                         ip,
                     ));
+                    continue;
                 }
             }
             "enum" => {
                 if let Value::Array(a) = arg
                     && !a.iter().any(|x| json_eq(x, inst))
                 {
-                    return Err(violation(
+                    errs.all.push(violation(
                         format!("{} is not one of {}", py::repr(inst), py::str_of(arg)),
                         kw,
                         schema,
@@ -401,13 +478,14 @@ fn check(
                         sp,
                         ip,
                     ));
+                    continue;
                 }
             }
             "maxLength" | "minLength" => {
                 if let (Value::String(st), Some(n)) = (inst, arg.as_u64()) {
                     let len = st.chars().count() as u64;
                     if kw == "maxLength" && len > n {
-                        return Err(violation(
+                        errs.all.push(violation(
                             format!("{} is too long", py::repr(inst)),
                             kw,
                             schema,
@@ -415,9 +493,10 @@ fn check(
                             sp,
                             ip,
                         ));
+                        continue;
                     }
                     if kw == "minLength" && len < n {
-                        return Err(violation(
+                        errs.all.push(violation(
                             format!("{} is too short", py::repr(inst)),
                             kw,
                             schema,
@@ -425,6 +504,7 @@ fn check(
                             sp,
                             ip,
                         ));
+                        continue;
                     }
                 }
             }
@@ -433,7 +513,7 @@ fn check(
                     && let Ok(re) = regex_lite::Regex::new(p)
                     && !re.is_match(st)
                 {
-                    return Err(violation(
+                    errs.all.push(violation(
                         format!("{} does not match {}", py::repr(inst), py::repr_str(p)),
                         kw,
                         schema,
@@ -441,6 +521,7 @@ fn check(
                         sp,
                         ip,
                     ));
+                    continue;
                 }
             }
             "minimum" | "maximum" => {
@@ -448,7 +529,7 @@ fn check(
                     && !inst.is_boolean()
                 {
                     if kw == "minimum" && x < lim {
-                        return Err(violation(
+                        errs.all.push(violation(
                             format!(
                                 "{} is less than the minimum of {}",
                                 py::repr(inst),
@@ -460,9 +541,10 @@ fn check(
                             sp,
                             ip,
                         ));
+                        continue;
                     }
                     if kw == "maximum" && x > lim {
-                        return Err(violation(
+                        errs.all.push(violation(
                             format!(
                                 "{} is greater than the maximum of {}",
                                 py::repr(inst),
@@ -474,6 +556,7 @@ fn check(
                             sp,
                             ip,
                         ));
+                        continue;
                     }
                 }
             }
@@ -481,12 +564,11 @@ fn check(
                 if let (Value::Object(props), Value::Object(obj)) = (arg, inst) {
                     for (name, sub) in props {
                         if let Some(v) = obj.get(name) {
-                            sp.extend(["properties".to_string(), name.clone()]);
-                            ip.push(name.clone());
-                            let r = check(sub, v, sp, ip);
+                            sp.extend([key("properties"), key(name)]);
+                            ip.push(key(name));
+                            check(root, sub, v, sp, ip, errs);
                             sp.truncate(sp.len() - 2);
                             ip.pop();
-                            r?;
                         }
                     }
                 }
@@ -503,7 +585,7 @@ fn check(
                             let names: Vec<String> =
                                 extras.iter().map(|k| py::repr_str(k)).collect();
                             let verb = if extras.len() == 1 { "was" } else { "were" };
-                            return Err(violation(
+                            errs.all.push(violation(
                                 format!(
                                     "Additional properties are not allowed ({} {verb} unexpected)",
                                     names.join(", ")
@@ -514,16 +596,16 @@ fn check(
                                 sp,
                                 ip,
                             ));
+                            continue;
                         }
                         Value::Object(_) => {
                             for k in extras {
                                 if let Some(v) = obj.get(k) {
-                                    sp.push("additionalProperties".to_string());
-                                    ip.push(k.clone());
-                                    let r = check(arg, v, sp, ip);
+                                    sp.push(key("additionalProperties"));
+                                    ip.push(key(k));
+                                    check(root, arg, v, sp, ip, errs);
                                     sp.pop();
                                     ip.pop();
-                                    r?;
                                 }
                             }
                         }
@@ -537,7 +619,7 @@ fn check(
                         if let Value::String(name) = r
                             && !obj.contains_key(name)
                         {
-                            return Err(violation(
+                            errs.all.push(violation(
                                 format!("{} is a required property", py::repr_str(name)),
                                 kw,
                                 schema,
@@ -545,6 +627,7 @@ fn check(
                                 sp,
                                 ip,
                             ));
+                            continue;
                         }
                     }
                 }
@@ -552,19 +635,75 @@ fn check(
             "items" => {
                 if let Value::Array(items) = inst {
                     for (i, v) in items.iter().enumerate() {
-                        sp.push("items".to_string());
-                        ip.push(i.to_string());
-                        let r = check(arg, v, sp, ip);
+                        sp.push(key("items"));
+                        ip.push(PathElem::Index(i));
+                        check(root, arg, v, sp, ip, errs);
                         sp.pop();
                         ip.pop();
-                        r?;
+                    }
+                }
+            }
+            "allOf" => {
+                if let Value::Array(subs) = arg {
+                    for (i, sub) in subs.iter().enumerate() {
+                        sp.extend([key("allOf"), PathElem::Index(i)]);
+                        check(root, sub, inst, sp, ip, errs);
+                        sp.truncate(sp.len() - 2);
+                    }
+                }
+            }
+            "uniqueItems" => {
+                if let (Value::Array(items), Value::Bool(true)) = (inst, arg)
+                    && items
+                        .iter()
+                        .enumerate()
+                        .any(|(i, a)| items[..i].iter().any(|b| json_eq(a, b)))
+                {
+                    errs.all.push(violation(
+                        format!("{} has non-unique elements", py::repr(inst)),
+                        kw,
+                        schema,
+                        inst,
+                        sp,
+                        ip,
+                    ));
+                    continue;
+                }
+            }
+            "minItems" | "maxItems" => {
+                if let (Value::Array(items), Some(n)) = (inst, arg.as_u64()) {
+                    let len = items.len() as u64;
+                    let message = if kw == "minItems" && len < n {
+                        // jsonschema ≥ 4.21 words the common case apart.
+                        Some(if n == 1 {
+                            format!("{} should be non-empty", py::repr(inst))
+                        } else {
+                            format!("{} is too short", py::repr(inst))
+                        })
+                    } else if kw == "maxItems" && len > n {
+                        Some(if n == 0 {
+                            format!("{} is expected to be empty", py::repr(inst))
+                        } else {
+                            format!("{} is too long", py::repr(inst))
+                        })
+                    } else {
+                        None
+                    };
+                    if let Some(m) = message {
+                        errs.all.push(violation(m, kw, schema, inst, sp, ip));
+                        continue;
                     }
                 }
             }
             _ => {}
         }
     }
-    Ok(())
+}
+
+/// `#/definitions/name` (the only references Glance's schemas hold).
+fn resolve_ref<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
+    let path = r.strip_prefix("#/")?;
+    path.split('/').try_fold(root, |v, part| v.get(part))
 }
 
 /// JSON equality with Python's numeric rules (`1 == 1.0`, but `True != 1`

@@ -12,6 +12,7 @@
 //!   reactivate, tags.
 //! - [`image_data`]: `PUT`/`GET /images/{id}/file`.
 //! - [`members`]: image sharing.
+//! - [`metadefs`]: metadata definitions (`/metadefs/*`).
 //!
 //! Route paths here are relative to the `/v2` mount: the urlmap has moved
 //! `/v2` into SCRIPT_NAME before the router sees the request.
@@ -21,6 +22,7 @@ pub mod image_data;
 pub mod images;
 pub mod info;
 pub mod members;
+pub mod metadefs;
 pub mod schemas;
 pub mod service;
 
@@ -42,5 +44,6 @@ pub fn add_routes(router: &mut Router, conf: &ConfigOpts) -> Result<(), String> 
     images::add_routes(router, &svc);
     image_data::add_routes(router, &svc);
     members::add_routes(router, &svc);
+    metadefs::add_routes(router, &svc);
     Ok(())
 }

@@ -179,7 +179,8 @@ pub fn add_routes(router: &mut Router, schemas: Arc<Schemas>) {
 
 /// The metadata-definition schemas (`/v2/schemas/metadefs/*`): static
 /// documents, served as Glance 33 serves them (captured from it; they do
-/// not depend on configuration). The metadefs API itself is not served yet.
+/// not depend on configuration). The metadefs API validates bodies against
+/// the same documents.
 const METADEF_SCHEMAS: [(&str, &[u8]); 10] = [
     (
         "namespace",
@@ -222,6 +223,14 @@ const METADEF_SCHEMAS: [(&str, &[u8]); 10] = [
         include_bytes!("../../data/metadef-schemas/metadefs-tags.json"),
     ),
 ];
+
+/// The metadef schema document `name` (`namespace`, `tags`, …) as served.
+pub fn metadef_schema(name: &str) -> Option<&'static [u8]> {
+    METADEF_SCHEMAS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, doc)| *doc)
+}
 
 /// Register `/schemas/metadefs/<name>`.
 pub fn add_metadef_routes(router: &mut Router) {

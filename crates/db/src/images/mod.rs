@@ -290,7 +290,7 @@ impl Repo {
         &self.db
     }
 
-    fn d(&self) -> Dialect {
+    pub(crate) fn d(&self) -> Dialect {
         Dialect(self.db.backend())
     }
 

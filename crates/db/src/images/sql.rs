@@ -133,6 +133,17 @@ impl Dialect {
             _ => col.to_string(),
         }
     }
+    /// An ORDER BY term giving the order rows were inserted in, for a
+    /// table without an id column, where the backend can tell (SQLite's
+    /// `rowid`, PostgreSQL's `ctid`); elsewhere `fallback`, e.g. the
+    /// primary key, which is the order InnoDB returns rows in anyway.
+    pub(crate) fn insertion_order(self, alias: &str, fallback: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("{alias}.rowid"),
+            Backend::Postgres => format!("{alias}.ctid"),
+            Backend::MySql => fallback.to_string(),
+        }
+    }
     /// A timestamp as the argument text for this backend. MySQL's
     /// `DATETIME` keeps whole seconds: the fraction is dropped here so that
     /// MySQL (which would round) and MariaDB (which truncates) agree.

@@ -460,11 +460,19 @@ pub struct Glance {
 
 impl Glance {
     pub fn start(venv: &Path, conf: &str) -> Glance {
+        Glance::start_with_paste(venv, conf, "")
+    }
+
+    /// Like [`Glance::start`], with `paste_extra` appended to the stock
+    /// paste file (e.g. a pipeline of one's own, selected by
+    /// `[paste_deploy] flavor`).
+    pub fn start_with_paste(venv: &Path, conf: &str, paste_extra: &str) -> Glance {
         let dir = TempDir::new("glance");
         let port = free_port();
         let paste = venv.join("etc/glance/glance-api-paste.ini");
         assert!(paste.exists(), "the venv lacks {}", paste.display());
-        std::fs::copy(paste, dir.path().join("glance-api-paste.ini")).unwrap();
+        let stock = std::fs::read_to_string(paste).unwrap();
+        dir.write("glance-api-paste.ini", &format!("{stock}\n{paste_extra}"));
         let cfg = dir.write("glance-api.conf", conf);
         let out = Command::new(venv.join("bin/glance-manage"))
             .arg("--config-file")
