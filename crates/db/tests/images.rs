@@ -66,7 +66,6 @@ fn strs(v: &[&str]) -> Vec<String> {
     sorted(v.iter().map(|s| s.to_string()).collect())
 }
 
-/// A scalar from raw SQL, as text.
 // --- the suite -------------------------------------------------------
 
 async fn suite(db: &Db) {
