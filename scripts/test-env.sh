@@ -8,7 +8,11 @@
 #    tests drive (python-glanceclient 4.13, python-openstackclient 10.5,
 #    openstacksdk). Tests find it there; nothing is exported;
 #  - a venv at .cache/keystone-venv with keystone==30.0.0 and gunicorn;
-#  - a venv at .cache/tempest-venv with tempest 47 and glance-tempest-plugin.
+#  - a venv at .cache/tempest-venv with tempest 47 and glance-tempest-plugin;
+#  - osc, the Rust OpenStack CLI (openstack_cli 0.13.8), in a per-user cache
+#    OUTSIDE the repository, ${XDG_CACHE_HOME:-$HOME/.cache}/glimpse-test/,
+#    since it takes ~30 minutes to build (GLIMPSE_SKIP_OSC_INSTALL=1 skips
+#    it; scripts/test.sh passes its path to tests as GLIMPSE_OSC).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/.cache"
@@ -67,3 +71,24 @@ ensure_venv "$cache/keystone-venv" "keystone, gunicorn" "Keystone 30" keystone==
 # Tempest and glance-tempest-plugin for the conformance run (conformance/run.py).
 ensure_venv "$cache/tempest-venv" "tempest, glance_tempest_plugin" "tempest 47" \
     tempest==47.0.0 glance-tempest-plugin==0.17.0
+
+# osc for crates/glimpse/tests/osc.rs: built from crates.io once per machine
+# (the same path as GLIMPSE_OSC in scripts/test.sh).
+osc_version=0.13.8
+osc_root="${XDG_CACHE_HOME:-$HOME/.cache}/glimpse-test/osc-$osc_version"
+if [ "${GLIMPSE_SKIP_OSC_INSTALL:-}" = 1 ]; then
+    echo "test-env: GLIMPSE_SKIP_OSC_INSTALL=1, not installing osc (tests/osc.rs will skip)"
+else
+    if [ "$("$osc_root/bin/osc" --version 2>/dev/null)" != "osc $osc_version" ]; then
+        echo "test-env: ################################################################"
+        echo "test-env: # building osc $osc_version (cargo install openstack_cli) into"
+        echo "test-env: # $osc_root"
+        echo "test-env: # this takes ~30 MINUTES on 2 cores, once per machine"
+        echo "test-env: # (GLIMPSE_SKIP_OSC_INSTALL=1 skips it; the osc test then skips)"
+        echo "test-env: ################################################################"
+        start=$(date +%s)
+        cargo install openstack_cli --version "$osc_version" --locked --root "$osc_root"
+        echo "test-env: osc ready in $(( ($(date +%s) - start) / 60 )) min"
+    fi
+    echo "test-env: osc $osc_version in $osc_root/bin"
+fi

@@ -6,6 +6,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bash scripts/test-env.sh
 export GLIMPSE_GLANCE_ETC="$root/.cache/glance-etc"
+# Installed by test-env.sh outside the repository (it survives fresh clones).
+export GLIMPSE_OSC="${XDG_CACHE_HOME:-$HOME/.cache}/glimpse-test/osc-0.13.8/bin/osc"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

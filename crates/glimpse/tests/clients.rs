@@ -50,10 +50,6 @@ fn conf(port: u16, dir: &Path) -> String {
     )
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 #[derive(Debug, Clone, PartialEq)]
 struct Digests {
     len: u64,

@@ -87,10 +87,6 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// Send a chunked PUT of `total` bytes in `chunk`-sized pieces; returns the
 /// response and the md5/sha512 of what was sent.
 fn put_chunked(port: u16, id: &str, total: usize, chunk: usize) -> (Resp, String, String) {

@@ -19,171 +19,19 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/keystone.rs"]
+mod ks;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Resp, TempDir, free_port, request, signal};
+use common::{Resp, request};
+use ks::Keystone;
 use serde_json::Value;
 
 /// Token lifetime in this Keystone: short, so expiry is tested for real.
 const TOKEN_SECONDS: u64 = 20;
-
-fn keystone_venv() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache");
-    let venv = std::env::var_os("GLIMPSE_KEYSTONE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or(root.join("keystone-venv"));
-    if venv.join("bin/keystone-manage").exists() && venv.join("bin/gunicorn").exists() {
-        return Some(venv);
-    }
-    eprintln!(
-        "\n*** SKIPPING: no Keystone venv at {} (scripts/test-env.sh makes it; or set GLIMPSE_KEYSTONE_VENV). ***\n",
-        venv.display()
-    );
-    None
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/keystone.py")
-}
-
-struct Keystone {
-    venv: PathBuf,
-    dir: TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Keystone {
-    fn py(&self, args: &[&str]) -> String {
-        let out = Command::new(self.venv.join("bin/python"))
-            .arg(script())
-            .args(args)
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "keystone.py {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn setup(venv: PathBuf) -> Keystone {
-        let ks = Keystone {
-            venv,
-            dir: TempDir::new("keystone"),
-            port: free_port(),
-            child: None,
-        };
-        let (dir, port) = (ks.dir.path().display().to_string(), ks.port.to_string());
-        ks.py(&[
-            "setup",
-            &dir,
-            &port,
-            "--expiration",
-            &TOKEN_SECONDS.to_string(),
-        ]);
-        ks
-    }
-
-    fn start(&mut self) {
-        let child = Command::new(self.venv.join("bin/python"))
-            .arg(script())
-            .args([
-                "serve",
-                &self.dir.path().display().to_string(),
-                &self.port.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let end = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < end {
-            if request(self.port, "GET", "/v3", &[], b"").is_ok_and(|r| r.status == 200) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("Keystone did not answer on {}", self.port);
-    }
-
-    /// Stops gunicorn (its master, which takes its workers along).
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            signal(c.id() as i32, "TERM");
-            let end = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < end {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/v3", self.port)
-    }
-
-    fn token(&self, user: &Value) -> String {
-        let body = serde_json::json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": user["name"], "domain": {"id": "default"}, "password": user["password"]}}},
-            "scope": {"project": {"name": user["project"], "domain": {"id": "default"}}}}});
-        let r = request(
-            self.port,
-            "POST",
-            "/v3/auth/tokens",
-            &[("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-        )
-        .unwrap();
-        assert_eq!(r.status, 201, "{}", r.text());
-        r.header("x-subject-token").unwrap().to_string()
-    }
-
-    fn revoke(&self, admin: &str, token: &str) {
-        let r = request(
-            self.port,
-            "DELETE",
-            "/v3/auth/tokens",
-            &[("X-Auth-Token", admin), ("X-Subject-Token", token)],
-            b"",
-        )
-        .unwrap();
-        assert_eq!(r.status, 204, "{}", r.text());
-    }
-}
-
-impl Drop for Keystone {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn glimpse_conf(port: u16, ks: &Keystone, data: &Path) -> String {
-    format!(
-        "[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {port}\nworkers = 2\n\
-         [paste_deploy]\nflavor = keystone\n\
-         [keystone_authtoken]\nwww_authenticate_uri = {url}\nauth_url = http://127.0.0.1:{kp}\n\
-         auth_type = password\nusername = glance\npassword = glance-pass\nproject_name = service\n\
-         user_domain_name = Default\nproject_domain_name = Default\nhttp_request_max_retries = 2\n\
-         [oslo_policy]\nenforce_new_defaults = true\n\
-         [database]\nconnection = sqlite:///{d}/glance.sqlite\n\
-         [glance_store]\nfilesystem_store_datadir = {d}/images\n",
-        url = ks.url(),
-        kp = ks.port,
-        d = data.display()
-    )
-}
 
 fn call(
     port: u16,
@@ -226,20 +74,16 @@ fn assert_401(r: &Resp, ks: &Keystone) {
 
 #[test]
 fn keystone_tokens_roles_and_outages() {
-    let Some(venv) = keystone_venv() else { return };
-    let mut ks = Keystone::setup(venv);
-    ks.start();
-    let port = free_port();
-    let users: Value = serde_json::from_str(&ks.py(&[
-        "users",
-        &ks.dir.path().display().to_string(),
-        &ks.port.to_string(),
-        "--image-url",
-        &format!("http://127.0.0.1:{port}"),
-    ]))
-    .unwrap();
-    let data = TempDir::new("ks-data");
-    let srv = common::start(&glimpse_conf(port, &ks, data.path()));
+    let Some(ks::Stack {
+        srv,
+        data,
+        mut ks,
+        users,
+        port,
+    }) = ks::stack(TOKEN_SECONDS)
+    else {
+        return;
+    };
 
     // Tokens issued now expire TOKEN_SECONDS later; this one is validated
     // (and cached) now and used again once expired.

@@ -539,6 +539,11 @@ impl Drop for Glance {
     }
 }
 
+/// Lower-case hex of a digest.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// A response body captured from Glance 33 (crates/api/tests/data).
 pub fn fixture(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
