@@ -22,6 +22,7 @@
 //! - [`images`]: the image repository ([`images::Repo`]): images, properties,
 //!   tags, locations and members with Glance's semantics, one code path for
 //!   the three backends.
+//! - [`tasks`]: the task repository (tasks and their info).
 //! - [`metadefs`]: the metadata-definition repository (namespaces,
 //!   resource types, objects, properties, tags) on the same pool, and the
 //!   seed loader behind `manage db load_metadefs`.
@@ -47,6 +48,7 @@ pub mod metadefs;
 pub mod migrate;
 pub mod pool;
 pub mod schema;
+pub mod tasks;
 pub mod url;
 
 pub use error::DbError;

@@ -15,6 +15,9 @@
 //!   links, key for key as Glance writes them.
 //! - [`patch`]: PATCH bodies in both JSON-patch dialects.
 //! - [`query`]: `GET /v2/images` parameters into a [`ListQuery`].
+//! - [`metadefs`]: metadata definitions: request checks, model
+//!   conversions and JSON views.
+//! - [`task`]: tasks: the status machine, expiry, create checks, views.
 //! - [`update`]: applying PATCH changes through the image's setters.
 //! - [`py`]: the Python built-ins Glance's behaviour leans on (`int()`,
 //!   `strip()`, `iso8601`, `urlencode`, WebOb query parsing).
@@ -30,6 +33,7 @@ pub mod py;
 pub mod query;
 pub mod render;
 pub mod schema;
+pub mod task;
 pub mod update;
 
 pub use error::DomainError;

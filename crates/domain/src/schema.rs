@@ -250,6 +250,15 @@ fn task_properties(partial: bool) -> Value {
     v
 }
 
+/// `tasks.get_task_schema().raw()`: what a create body is checked against.
+pub fn task_validation_schema() -> Value {
+    let mut raw = Map::new();
+    raw.insert("name".into(), "task".into());
+    raw.insert("properties".into(), task_properties(false));
+    raw.insert("additionalProperties".into(), Value::Bool(false));
+    Value::Object(raw)
+}
+
 /// `tasks.get_task_schema().minimal()`.
 pub fn task_schema() -> Value {
     minimal("task", task_properties(false))

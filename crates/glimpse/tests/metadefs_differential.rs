@@ -23,9 +23,6 @@ use std::process::Command;
 use common::*;
 use diff::*;
 
-const PASTE_EXTRA: &str =
-    "[pipeline:glance-api-trusted]\npipeline = versionnegotiation context rootapp\n";
-
 fn conf(dir: &Path) -> String {
     format!(
         "[DEFAULT]\nbind_host = 127.0.0.1\nworkers = 1\n\
@@ -41,22 +38,6 @@ const ACCEPTED_DIFFERENCES: &[(&str, &str, &str)] = &[];
 
 type H = &'static [(&'static str, &'static str)];
 
-const ADMIN: H = &[
-    ("X-Identity-Status", "Confirmed"),
-    ("X-Roles", "admin,member,reader"),
-    ("X-Project-Id", "padmin"),
-    ("X-User-Id", "uadmin"),
-    ACCEPT_JSON,
-    JSON,
-];
-const MEMBER: H = &[
-    ("X-Identity-Status", "Confirmed"),
-    ("X-Roles", "member,reader"),
-    ("X-Project-Id", "p1"),
-    ("X-User-Id", "u1"),
-    ACCEPT_JSON,
-    JSON,
-];
 const NO_READER: H = &[
     ("X-Identity-Status", "Confirmed"),
     ("X-Roles", "foo"),
@@ -89,332 +70,437 @@ fn run_sequence(port: u16, load_seeds: &dyn Fn()) -> Side {
     let none: &[u8] = b"";
 
     // --- Empty database ---------------------------------------------------
-    s.call("GET", "/v2/metadefs/resource_types", ADMIN, none);
-    s.call("GET", NS, ADMIN, none);
+    s.call("GET", "/v2/metadefs/resource_types", TRUSTED_ADMIN, none);
+    s.call("GET", NS, TRUSTED_ADMIN, none);
 
     // --- Create -------------------------------------------------------------
-    s.call("POST", NS, ADMIN, br#"{"namespace": "ns1"}"#);
+    s.call("POST", NS, TRUSTED_ADMIN, br#"{"namespace": "ns1"}"#);
     s.expect("201", |r, _| r.status == 201);
-    s.call("POST", NS, ADMIN, FULL.as_bytes());
+    s.call("POST", NS, TRUSTED_ADMIN, FULL.as_bytes());
     s.expect("201", |r, _| r.status == 201);
-    s.call("POST", NS, ADMIN, br#"{"namespace": "ns1"}"#);
+    s.call("POST", NS, TRUSTED_ADMIN, br#"{"namespace": "ns1"}"#);
     s.call(
         "POST",
         NS,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"namespace": "x", "created_at": "now"}"#,
     );
-    s.call("POST", NS, ADMIN, br#"{"namespace": "x", "self": "/x"}"#);
     s.call(
         "POST",
         NS,
-        ADMIN,
+        TRUSTED_ADMIN,
+        br#"{"namespace": "x", "self": "/x"}"#,
+    );
+    s.call(
+        "POST",
+        NS,
+        TRUSTED_ADMIN,
         br#"{"namespace": "x", "visibility": "foo"}"#,
     );
     s.call(
         "POST",
         NS,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"namespace": "x", "protected": "yes"}"#,
     );
-    s.call("POST", NS, ADMIN, br#"{"visibility": "public"}"#);
-    s.call("POST", NS, ADMIN, br#"{"namespace": "x", "bogus": 1}"#);
-    s.call("POST", NS, ADMIN, b"{not json");
-    s.call("POST", NS, ADMIN, none);
+    s.call("POST", NS, TRUSTED_ADMIN, br#"{"visibility": "public"}"#);
     s.call(
         "POST",
         NS,
-        ADMIN,
+        TRUSTED_ADMIN,
+        br#"{"namespace": "x", "bogus": 1}"#,
+    );
+    s.call("POST", NS, TRUSTED_ADMIN, b"{not json");
+    s.call("POST", NS, TRUSTED_ADMIN, none);
+    s.call(
+        "POST",
+        NS,
+        TRUSTED_ADMIN,
         br#"{"namespace": "x", "objects": [{"name": "o", "required": ["a", "a"]}]}"#,
     );
     s.call(
         "POST",
         NS,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"namespace": "dupobj", "objects": [{"name": "a"}, {"name": "a"}]}"#,
     );
-    s.call("GET", &format!("{NS}/dupobj"), ADMIN, none);
+    s.call("GET", &format!("{NS}/dupobj"), TRUSTED_ADMIN, none);
     s.call(
         "POST",
         NS,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"namespace": "priv2", "owner": "p2", "description": "of p2"}"#,
     );
 
     // --- Show ---------------------------------------------------------------
-    s.call("GET", &format!("{NS}/full1"), ADMIN, none);
+    s.call("GET", &format!("{NS}/full1"), TRUSTED_ADMIN, none);
     s.call(
         "GET",
         &format!("{NS}/full1?resource_type=OS::Nova::Flavor"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call(
         "GET",
         &format!("{NS}/full1?resource_type=Nope"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
-    s.call("GET", &format!("{NS}/full1?visibility=bad"), ADMIN, none);
-    s.call("GET", &format!("{NS}/missing"), ADMIN, none);
-    s.call("GET", &format!("{NS}/ns1"), ADMIN, none);
+    s.call(
+        "GET",
+        &format!("{NS}/full1?visibility=bad"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call("GET", &format!("{NS}/missing"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{NS}/ns1"), TRUSTED_ADMIN, none);
 
     // --- List ---------------------------------------------------------------
-    s.call("GET", NS, ADMIN, none);
-    s.call("GET", &format!("{NS}?limit=1"), ADMIN, none);
+    s.call("GET", NS, TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{NS}?limit=1"), TRUSTED_ADMIN, none);
     s.follow_next();
     s.follow_next();
     s.call(
         "GET",
         &format!("{NS}?limit=2&foo=bar&sort_key=namespace&sort_dir=asc"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.follow_next();
-    s.call("GET", &format!("{NS}?visibility=public"), ADMIN, none);
-    s.call("GET", &format!("{NS}?visibility=bad"), ADMIN, none);
-    s.call("GET", &format!("{NS}?sort_dir=sideways"), ADMIN, none);
-    s.call("GET", &format!("{NS}?limit=-1"), ADMIN, none);
-    s.call("GET", &format!("{NS}?limit=0"), ADMIN, none);
+    s.call(
+        "GET",
+        &format!("{NS}?visibility=public"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call("GET", &format!("{NS}?visibility=bad"), TRUSTED_ADMIN, none);
+    s.call(
+        "GET",
+        &format!("{NS}?sort_dir=sideways"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call("GET", &format!("{NS}?limit=-1"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{NS}?limit=0"), TRUSTED_ADMIN, none);
     s.call(
         "GET",
         &format!("{NS}?resource_types=OS::Nova::Flavor"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
-    s.call("GET", &format!("{NS}?resource_types=A,B"), ADMIN, none);
-    s.call("GET", &format!("{NS}?marker=missing"), ADMIN, none);
-    s.call("GET", &format!("{NS}?marker=priv2"), MEMBER, none);
+    s.call(
+        "GET",
+        &format!("{NS}?resource_types=A,B"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call("GET", &format!("{NS}?marker=missing"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{NS}?marker=priv2"), TRUSTED_MEMBER, none);
 
     // --- Properties ------------------------------------------------------------
-    s.call("GET", &format!("{NS}/full1/properties"), ADMIN, none);
-    s.call("GET", &format!("{NS}/full1/properties/cpu"), ADMIN, none);
+    s.call(
+        "GET",
+        &format!("{NS}/full1/properties"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call(
+        "GET",
+        &format!("{NS}/full1/properties/cpu"),
+        TRUSTED_ADMIN,
+        none,
+    );
     s.call(
         "GET",
         &format!("{NS}/full1/properties/hw:cpu?resource_type=OS::Nova::Flavor"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call(
         "GET",
         &format!("{NS}/full1/properties/cpu?resource_type=OS::Nova::Flavor"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call(
         "GET",
         &format!("{NS}/full1/properties/cpu?resource_type=Unknown::Type"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call(
         "GET",
         &format!("{NS}/ns1/properties/cpu?resource_type=OS::Nova::Flavor"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
-    s.call("GET", &format!("{NS}/full1/properties/none"), ADMIN, none);
+    s.call(
+        "GET",
+        &format!("{NS}/full1/properties/none"),
+        TRUSTED_ADMIN,
+        none,
+    );
     let props = format!("{NS}/full1/properties");
     s.call(
         "POST",
         &props,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "p2", "title": "P2", "type": "string"}"#,
     );
     s.call(
         "POST",
         &props,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "p2", "title": "P2", "type": "string"}"#,
     );
     s.call(
         "POST",
         &props,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"title": "P", "type": "string"}"#,
     );
     s.call(
         "POST",
         &props,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "p9", "title": "P", "type": "text"}"#,
     );
     s.call(
         "POST",
         &props,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "p9", "title": "P", "type": "string", "minLength": -1}"#,
     );
     s.call(
         "POST",
         &props,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "p9", "title": "P", "type": "string", "created_at": "x"}"#,
     );
     s.call(
         "POST",
         &props,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "p10", "title": "P", "type": "number", "default": 1.5, "minimum": 0.5, "maxLength": 3, "pattern": "^a"}"#,
     );
     s.call(
         "PUT",
         &format!("{props}/p2"),
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "p3", "title": "P3", "type": "boolean", "default": false}"#,
     );
-    s.call("GET", &format!("{props}/p3"), ADMIN, none);
-    s.call("GET", &format!("{props}/p2"), ADMIN, none);
+    s.call("GET", &format!("{props}/p3"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{props}/p2"), TRUSTED_ADMIN, none);
     s.call(
         "PUT",
         &format!("{props}/nope"),
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "x", "title": "X", "type": "string"}"#,
     );
-    s.call("DELETE", &format!("{props}/p3"), ADMIN, none);
-    s.call("GET", &props, ADMIN, none);
+    s.call("DELETE", &format!("{props}/p3"), TRUSTED_ADMIN, none);
+    s.call("GET", &props, TRUSTED_ADMIN, none);
 
     // --- Objects ---------------------------------------------------------------
     let objs = format!("{NS}/ns1/objects");
-    s.call("GET", &objs, ADMIN, none);
+    s.call("GET", &objs, TRUSTED_ADMIN, none);
     s.call(
         "POST",
         &objs,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "o3", "description": "", "required": [], "properties": {"a": {"type": "string", "title": "A", "name": "zzz"}, "b": {"type": "integer", "title": "B", "default": 3}}}"#,
     );
-    s.call("POST", &objs, ADMIN, br#"{"name": "o3"}"#);
+    s.call("POST", &objs, TRUSTED_ADMIN, br#"{"name": "o3"}"#);
     s.call(
         "POST",
         &objs,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "o4", "properties": {"a": {"type": "string"}}}"#,
     );
-    s.call("POST", &objs, ADMIN, br#"{"name": "o4", "schema": "x"}"#);
-    s.call("GET", &objs, ADMIN, none);
-    s.call("GET", &format!("{objs}?limit=abc"), ADMIN, none);
-    s.call("GET", &format!("{objs}?limit=0"), ADMIN, none);
-    s.call("GET", &format!("{objs}/o3"), ADMIN, none);
-    s.call("GET", &format!("{objs}/nope"), ADMIN, none);
+    s.call(
+        "POST",
+        &objs,
+        TRUSTED_ADMIN,
+        br#"{"name": "o4", "schema": "x"}"#,
+    );
+    s.call("GET", &objs, TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{objs}?limit=abc"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{objs}?limit=0"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{objs}/o3"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{objs}/nope"), TRUSTED_ADMIN, none);
     s.call(
         "PUT",
         &format!("{objs}/o3"),
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "o5", "description": "renamed", "required": ["a"]}"#,
     );
-    s.call("GET", &format!("{objs}/o5"), ADMIN, none);
-    s.call("DELETE", &format!("{objs}/o5"), ADMIN, none);
-    s.call("DELETE", &format!("{objs}/o5"), ADMIN, none);
-    s.call("GET", &format!("{NS}/missing/objects"), ADMIN, none);
-    s.call("DELETE", &format!("{NS}/full1/objects/obj2"), ADMIN, none);
+    s.call("GET", &format!("{objs}/o5"), TRUSTED_ADMIN, none);
+    s.call("DELETE", &format!("{objs}/o5"), TRUSTED_ADMIN, none);
+    s.call("DELETE", &format!("{objs}/o5"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{NS}/missing/objects"), TRUSTED_ADMIN, none);
+    s.call(
+        "DELETE",
+        &format!("{NS}/full1/objects/obj2"),
+        TRUSTED_ADMIN,
+        none,
+    );
 
     // --- Tags ------------------------------------------------------------------
     let tags = format!("{NS}/ns1/tags");
     s.call(
         "POST",
         &tags,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"tags": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}"#,
     );
-    s.call("GET", &tags, ADMIN, none);
-    s.call("POST", &format!("{tags}/d"), ADMIN, none);
-    s.call("POST", &format!("{tags}/d"), ADMIN, none);
-    s.call("GET", &format!("{tags}/d"), ADMIN, none);
-    s.call("PUT", &format!("{tags}/d"), ADMIN, br#"{"name": "e"}"#);
-    s.call("PUT", &format!("{tags}/e"), ADMIN, br#"{"name": "a"}"#);
+    s.call("GET", &tags, TRUSTED_ADMIN, none);
+    s.call("POST", &format!("{tags}/d"), TRUSTED_ADMIN, none);
+    s.call("POST", &format!("{tags}/d"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{tags}/d"), TRUSTED_ADMIN, none);
+    s.call(
+        "PUT",
+        &format!("{tags}/d"),
+        TRUSTED_ADMIN,
+        br#"{"name": "e"}"#,
+    );
+    s.call(
+        "PUT",
+        &format!("{tags}/e"),
+        TRUSTED_ADMIN,
+        br#"{"name": "a"}"#,
+    );
     s.call(
         "GET",
         &format!("{tags}?limit=2&sort_key=name&sort_dir=asc"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call(
         "GET",
         &format!("{tags}?marker=b&sort_key=name&sort_dir=asc"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
-    s.call("GET", &format!("{tags}?marker=zzz"), ADMIN, none);
-    s.call("GET", &format!("{tags}?limit=x"), ADMIN, none);
+    s.call("GET", &format!("{tags}?marker=zzz"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{tags}?limit=x"), TRUSTED_ADMIN, none);
     s.call("POST", &tags, ADMIN_APPEND, br#"{"tags": [{"name": "f"}]}"#);
     s.call(
         "GET",
         &format!("{tags}?sort_key=name&sort_dir=asc"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call("POST", &tags, ADMIN_APPEND, br#"{"tags": [{"name": "a"}]}"#);
     s.call(
         "POST",
         &tags,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"tags": [{"name": "g"}, {"name": "g"}]}"#,
     );
     s.call(
         "GET",
         &format!("{tags}?sort_key=name&sort_dir=asc"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
-    s.call("POST", &tags, ADMIN, br#"{"tags": [{"name": "g"}]}"#);
-    s.call("GET", &tags, ADMIN, none);
-    s.call("POST", &tags, ADMIN, br#"{"tags": []}"#);
-    s.call("POST", &tags, ADMIN, br#"{"tags": [{}]}"#);
-    s.call("DELETE", &format!("{tags}/g"), ADMIN, none);
-    s.call("GET", &format!("{tags}/g"), ADMIN, none);
-    s.call("POST", &tags, ADMIN, br#"{"tags": [{"name": "h"}]}"#);
-    s.call("DELETE", &tags, ADMIN, none);
-    s.call("GET", &tags, ADMIN, none);
-    s.call("DELETE", &format!("{NS}/full1/tags/t1"), ADMIN, none);
+    s.call(
+        "POST",
+        &tags,
+        TRUSTED_ADMIN,
+        br#"{"tags": [{"name": "g"}]}"#,
+    );
+    s.call("GET", &tags, TRUSTED_ADMIN, none);
+    s.call("POST", &tags, TRUSTED_ADMIN, br#"{"tags": []}"#);
+    s.call("POST", &tags, TRUSTED_ADMIN, br#"{"tags": [{}]}"#);
+    s.call("DELETE", &format!("{tags}/g"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{tags}/g"), TRUSTED_ADMIN, none);
+    s.call(
+        "POST",
+        &tags,
+        TRUSTED_ADMIN,
+        br#"{"tags": [{"name": "h"}]}"#,
+    );
+    s.call("DELETE", &tags, TRUSTED_ADMIN, none);
+    s.call("GET", &tags, TRUSTED_ADMIN, none);
+    s.call(
+        "DELETE",
+        &format!("{NS}/full1/tags/t1"),
+        TRUSTED_ADMIN,
+        none,
+    );
 
     // --- Resource types ------------------------------------------------------------
     let rts = format!("{NS}/ns1/resource_types");
-    s.call("GET", "/v2/metadefs/resource_types", ADMIN, none);
-    s.call("GET", &rts, ADMIN, none);
+    s.call("GET", "/v2/metadefs/resource_types", TRUSTED_ADMIN, none);
+    s.call("GET", &rts, TRUSTED_ADMIN, none);
     s.call(
         "POST",
         &rts,
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"name": "OS::Glance::Image", "prefix": "x_"}"#,
     );
-    s.call("POST", &rts, ADMIN, br#"{"name": "OS::Glance::Image"}"#);
-    s.call("POST", &rts, ADMIN, br#"{"prefix": "x_"}"#);
-    s.call("GET", &rts, ADMIN, none);
-    s.call("GET", &format!("{NS}/full1/resource_types"), ADMIN, none);
-    s.call("DELETE", &format!("{rts}/OS::Glance::Image"), ADMIN, none);
-    s.call("DELETE", &format!("{rts}/OS::Glance::Image"), ADMIN, none);
+    s.call(
+        "POST",
+        &rts,
+        TRUSTED_ADMIN,
+        br#"{"name": "OS::Glance::Image"}"#,
+    );
+    s.call("POST", &rts, TRUSTED_ADMIN, br#"{"prefix": "x_"}"#);
+    s.call("GET", &rts, TRUSTED_ADMIN, none);
+    s.call(
+        "GET",
+        &format!("{NS}/full1/resource_types"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call(
+        "DELETE",
+        &format!("{rts}/OS::Glance::Image"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call(
+        "DELETE",
+        &format!("{rts}/OS::Glance::Image"),
+        TRUSTED_ADMIN,
+        none,
+    );
     s.call(
         "DELETE",
         &format!("{NS}/full1/resource_types/My::New::Type"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
-    s.call("GET", "/v2/metadefs/resource_types", ADMIN, none);
+    s.call("GET", "/v2/metadefs/resource_types", TRUSTED_ADMIN, none);
 
     // --- A project member, and a user without reader ------------------------------
-    s.call("GET", NS, MEMBER, none);
-    s.call("GET", &format!("{NS}/ns1"), MEMBER, none);
-    s.call("GET", &format!("{NS}/full1"), MEMBER, none);
-    s.call("GET", &format!("{NS}/ns1/objects"), MEMBER, none);
-    s.call("GET", &format!("{NS}/ns1/properties"), MEMBER, none);
-    s.call("GET", &format!("{NS}/full1/objects"), MEMBER, none);
-    s.call("GET", &format!("{NS}/full1/tags"), MEMBER, none);
-    s.call("GET", &format!("{NS}/full1/resource_types"), MEMBER, none);
-    s.call("GET", "/v2/metadefs/resource_types", MEMBER, none);
-    s.call("POST", NS, MEMBER, br#"{"namespace": "mine"}"#);
+    s.call("GET", NS, TRUSTED_MEMBER, none);
+    s.call("GET", &format!("{NS}/ns1"), TRUSTED_MEMBER, none);
+    s.call("GET", &format!("{NS}/full1"), TRUSTED_MEMBER, none);
+    s.call("GET", &format!("{NS}/ns1/objects"), TRUSTED_MEMBER, none);
+    s.call("GET", &format!("{NS}/ns1/properties"), TRUSTED_MEMBER, none);
+    s.call("GET", &format!("{NS}/full1/objects"), TRUSTED_MEMBER, none);
+    s.call("GET", &format!("{NS}/full1/tags"), TRUSTED_MEMBER, none);
+    s.call(
+        "GET",
+        &format!("{NS}/full1/resource_types"),
+        TRUSTED_MEMBER,
+        none,
+    );
+    s.call("GET", "/v2/metadefs/resource_types", TRUSTED_MEMBER, none);
+    s.call("POST", NS, TRUSTED_MEMBER, br#"{"namespace": "mine"}"#);
     s.call(
         "PUT",
         &format!("{NS}/full1"),
-        MEMBER,
+        TRUSTED_MEMBER,
         br#"{"namespace": "full1"}"#,
     );
-    s.call("DELETE", &format!("{NS}/full1"), MEMBER, none);
-    s.call("POST", &format!("{NS}/full1/tags/x"), MEMBER, none);
-    s.call("POST", &format!("{NS}/ns1/tags/x"), MEMBER, none);
+    s.call("DELETE", &format!("{NS}/full1"), TRUSTED_MEMBER, none);
+    s.call("POST", &format!("{NS}/full1/tags/x"), TRUSTED_MEMBER, none);
+    s.call("POST", &format!("{NS}/ns1/tags/x"), TRUSTED_MEMBER, none);
     s.call(
         "DELETE",
         &format!("{NS}/full1/properties/cpu"),
-        MEMBER,
+        TRUSTED_MEMBER,
         none,
     );
     s.call("GET", NS, NO_READER, none);
@@ -424,51 +510,71 @@ fn run_sequence(port: u16, load_seeds: &dyn Fn()) -> Side {
     s.call(
         "PUT",
         &format!("{NS}/ns1"),
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"namespace": "ns1-renamed", "description": "d", "display_name": "", "properties": {}}"#,
     );
-    s.call("GET", &format!("{NS}/ns1-renamed"), ADMIN, none);
+    s.call("GET", &format!("{NS}/ns1-renamed"), TRUSTED_ADMIN, none);
     s.call(
         "PUT",
         &format!("{NS}/ns1-renamed"),
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"namespace": "full1"}"#,
     );
     s.call(
         "PUT",
         &format!("{NS}/ns1-renamed"),
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"namespace": "n", "updated_at": "x"}"#,
     );
     s.call(
         "PUT",
         &format!("{NS}/missing"),
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"namespace": "n"}"#,
     );
 
     // --- Protected and deletes ----------------------------------------------------------
-    s.call("DELETE", &format!("{NS}/full1"), ADMIN, none);
-    s.call("DELETE", &format!("{NS}/full1/objects"), ADMIN, none);
-    s.call("DELETE", &format!("{NS}/full1/properties"), ADMIN, none);
-    s.call("DELETE", &format!("{NS}/full1/tags"), ADMIN, none);
+    s.call("DELETE", &format!("{NS}/full1"), TRUSTED_ADMIN, none);
+    s.call(
+        "DELETE",
+        &format!("{NS}/full1/objects"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call(
+        "DELETE",
+        &format!("{NS}/full1/properties"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call("DELETE", &format!("{NS}/full1/tags"), TRUSTED_ADMIN, none);
     s.call(
         "PUT",
         &format!("{NS}/full1"),
-        ADMIN,
+        TRUSTED_ADMIN,
         br#"{"namespace": "full1", "visibility": "public", "protected": false}"#,
     );
-    s.call("DELETE", &format!("{NS}/full1/objects"), ADMIN, none);
-    s.call("DELETE", &format!("{NS}/full1/properties"), ADMIN, none);
-    s.call("GET", &format!("{NS}/full1"), ADMIN, none);
-    s.call("DELETE", &format!("{NS}/full1"), ADMIN, none);
-    s.call("GET", &format!("{NS}/full1"), ADMIN, none);
-    s.call("DELETE", &format!("{NS}/full1"), ADMIN, none);
+    s.call(
+        "DELETE",
+        &format!("{NS}/full1/objects"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call(
+        "DELETE",
+        &format!("{NS}/full1/properties"),
+        TRUSTED_ADMIN,
+        none,
+    );
+    s.call("GET", &format!("{NS}/full1"), TRUSTED_ADMIN, none);
+    s.call("DELETE", &format!("{NS}/full1"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{NS}/full1"), TRUSTED_ADMIN, none);
+    s.call("DELETE", &format!("{NS}/full1"), TRUSTED_ADMIN, none);
 
     // --- Routing -----------------------------------------------------------------------
-    s.call("PATCH", NS, ADMIN, none);
-    s.call("HEAD", &format!("{NS}/ns1-renamed"), ADMIN, none);
-    s.call("GET", &format!("{NS}/"), ADMIN, none);
+    s.call("PATCH", NS, TRUSTED_ADMIN, none);
+    s.call("HEAD", &format!("{NS}/ns1-renamed"), TRUSTED_ADMIN, none);
+    s.call("GET", &format!("{NS}/"), TRUSTED_ADMIN, none);
     s.call(
         "GET",
         &format!("{NS}/ns1-renamed"),
@@ -485,52 +591,62 @@ fn run_sequence(port: u16, load_seeds: &dyn Fn()) -> Side {
     s.call(
         "GET",
         &format!("{NS}?sort_key=namespace&sort_dir=asc&limit=4"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.follow_next();
     s.call(
         "GET",
         &format!("{NS}?sort_key=namespace&sort_dir=asc&limit=4"),
-        MEMBER,
+        TRUSTED_MEMBER,
         none,
     );
-    s.call("GET", &format!("{NS}/OS::Compute::CPUPinning"), ADMIN, none);
+    s.call(
+        "GET",
+        &format!("{NS}/OS::Compute::CPUPinning"),
+        TRUSTED_ADMIN,
+        none,
+    );
     s.call(
         "GET",
         &format!("{NS}/OS::Compute::CPUPinning?resource_type=OS::Nova::Flavor"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call(
         "GET",
         &format!("{NS}/OS::Compute::Watchdog/properties"),
-        MEMBER,
+        TRUSTED_MEMBER,
         none,
     );
-    s.call("GET", &format!("{NS}/OS::OperatingSystem"), MEMBER, none);
+    s.call(
+        "GET",
+        &format!("{NS}/OS::OperatingSystem"),
+        TRUSTED_MEMBER,
+        none,
+    );
     s.call(
         "GET",
         &format!("{NS}/OS::Software::DBMS/objects"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call(
         "GET",
         &format!("{NS}/OS::Software::DBMS/objects/MySQL"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call(
         "GET",
         &format!("{NS}/OS::Compute::XenAPI/tags"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s.call(
         "DELETE",
         &format!("{NS}/OS::Compute::CPUPinning"),
-        ADMIN,
+        TRUSTED_ADMIN,
         none,
     );
     s
@@ -543,7 +659,7 @@ fn metadefs_api_same_as_glance_33() {
     assert!(seeds.is_dir(), "the venv lacks {}", seeds.display());
 
     let gdir = TempDir::new("glance-md-data");
-    let glance = Glance::start_with_paste(&venv, &conf(gdir.path()), PASTE_EXTRA);
+    let glance = Glance::start_with_paste(&venv, &conf(gdir.path()), TRUSTED_PASTE);
     let gcfg = glance.dir.path().join("glance-api.conf");
     let gseed = || {
         let out = Command::new(venv.join("bin/glance-manage"))
@@ -569,7 +685,7 @@ fn metadefs_api_same_as_glance_33() {
     let port = free_port();
     let mdir = TempDir::new("glimpse-md-data");
     let srv_dir = TempDir::new("glimpse-md");
-    srv_dir.write("glance-api-paste.ini", &format!("{PASTE}\n{PASTE_EXTRA}"));
+    srv_dir.write("glance-api-paste.ini", &format!("{PASTE}\n{TRUSTED_PASTE}"));
     let mconf = conf(mdir.path()).replace(
         "workers = 1\n",
         &format!("workers = 1\nbind_port = {port}\n"),

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -170,6 +171,73 @@ impl Client {
         &self.inner.opts
     }
 
+    /// `GET url` on a connection of its own (to `pinned` when given; see
+    /// [`Client::connect`]), the answer's body handed out as it arrives,
+    /// with no size cap. The head must come within the client's timeout,
+    /// and so must each piece of the body.
+    pub async fn get_streaming(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        pinned: Option<IpAddr>,
+    ) -> Result<StreamedResponse, ClientError> {
+        let timeout = self.inner.opts.timeout;
+        let (origin, authority, target) = parse_url(url)?;
+        let head = self.request_head(&Method::GET, &authority, &target, headers, 0);
+        let started = async {
+            let mut stream = self.connect(&origin, pinned).await?;
+            let io = |e: std::io::Error| ClientError::Protocol(e.to_string());
+            stream.write_all(&head).await.map_err(io)?;
+            stream.flush().await.map_err(io)?;
+            let mut buf = BytesMut::with_capacity(64 * 1024);
+            loop {
+                let (status, headers, used) =
+                    read_head(&mut stream, &mut buf)
+                        .await
+                        .map_err(|a| match a {
+                            Attempt::Stale => {
+                                ClientError::Protocol("connection closed before any answer".into())
+                            }
+                            Attempt::Failed(e) => e,
+                        })?;
+                let _ = buf.split_to(used);
+                if !status.is_informational() {
+                    return Ok((stream, buf, status, headers));
+                }
+            }
+        };
+        let (stream, buf, status, headers) = tokio::time::timeout(timeout, started)
+            .await
+            .unwrap_or(Err(ClientError::Timeout(timeout)))?;
+        let framing = if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            None
+        } else if headers
+            .get(TRANSFER_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        {
+            Some(Some(Decoder::chunked()))
+        } else if let Some(len) = headers.get(CONTENT_LENGTH) {
+            let len = len
+                .to_str()
+                .ok()
+                .and_then(|l| l.trim().parse::<u64>().ok())
+                .ok_or_else(|| ClientError::Protocol("invalid Content-Length".into()))?;
+            Some(Some(Decoder::length(len)))
+        } else {
+            Some(None)
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        if let Some(decoder) = framing {
+            tokio::spawn(pump_body(stream, buf, decoder, timeout, tx));
+        }
+        Ok(StreamedResponse {
+            status,
+            headers,
+            body: Box::pin(ChannelStream(rx)),
+        })
+    }
+
     /// Sends one request and reads the whole answer.
     pub async fn request(
         &self,
@@ -191,25 +259,8 @@ impl Client {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<ClientResponse, ClientError> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| ClientError::Url(format!("{url}: {e}")))?;
-        let tls = match uri.scheme_str() {
-            Some("http") => false,
-            Some("https") => true,
-            _ => return Err(ClientError::Url(format!("{url}: not an http(s) URL"))),
-        };
-        let host = uri
-            .host()
-            .ok_or_else(|| ClientError::Url(format!("{url}: no host")))?;
-        let origin = Origin {
-            tls,
-            host: host.trim_start_matches('[').trim_end_matches(']').into(),
-            port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
-        };
-        let authority = uri.authority().map_or(host, |a| a.as_str());
-        let target = uri.path_and_query().map_or("/", |p| p.as_str());
-        let head = self.request_head(&method, authority, target, headers, body.len());
+        let (origin, authority, target) = parse_url(url)?;
+        let head = self.request_head(&method, &authority, &target, headers, body.len());
 
         // A pooled connection may have been closed by the server while
         // idle: when it fails before any answer byte, retry once anew.
@@ -220,7 +271,7 @@ impl Client {
                 Err(Attempt::Failed(e)) => return Err(e),
             }
         }
-        let stream = self.connect(&origin).await?;
+        let stream = self.connect(&origin, None).await?;
         match self.send_on(stream, &method, &head, &body).await {
             Ok((resp, reusable)) => Ok(self.finish(&origin, resp, reusable)),
             Err(Attempt::Stale) => Err(ClientError::Protocol(
@@ -291,10 +342,22 @@ impl Client {
         resp
     }
 
-    async fn connect(&self, origin: &Origin) -> Result<Stream, ClientError> {
+    /// Connects to `origin`, or to `pinned` (an address already resolved
+    /// and vetted for the origin's host) without another DNS lookup; TLS
+    /// still verifies the host name.
+    async fn connect(
+        &self,
+        origin: &Origin,
+        pinned: Option<IpAddr>,
+    ) -> Result<Stream, ClientError> {
         let wait = self.inner.opts.connect_timeout;
-        let addr = (origin.host.as_str(), origin.port);
-        let tcp = tokio::time::timeout(wait, TcpStream::connect(addr))
+        let connecting = async {
+            match pinned {
+                Some(ip) => TcpStream::connect(SocketAddr::new(ip, origin.port)).await,
+                None => TcpStream::connect((origin.host.as_str(), origin.port)).await,
+            }
+        };
+        let tcp = tokio::time::timeout(wait, connecting)
             .await
             .map_err(|_| {
                 ClientError::Connect(format!(
@@ -387,6 +450,111 @@ impl Client {
             ),
             reusable,
         ))
+    }
+}
+
+/// The origin, authority and request target of an absolute http(s) URL.
+fn parse_url(url: &str) -> Result<(Origin, String, String), ClientError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| ClientError::Url(format!("{url}: {e}")))?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(ClientError::Url(format!("{url}: not an http(s) URL"))),
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| ClientError::Url(format!("{url}: no host")))?;
+    let origin = Origin {
+        tls,
+        host: host.trim_start_matches('[').trim_end_matches(']').into(),
+        port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+    };
+    let authority = uri.authority().map_or(host, |a| a.as_str()).to_string();
+    let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    Ok((origin, authority, target))
+}
+
+/// A body read as it is consumed.
+pub type BodyStream = Pin<Box<dyn futures_core::Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// An answer whose body arrives as it is read ([`Client::get_streaming`]).
+pub struct StreamedResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: BodyStream,
+}
+
+impl fmt::Debug for StreamedResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamedResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+struct ChannelStream(tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>);
+
+impl futures_core::Stream for ChannelStream {
+    type Item = std::io::Result<Bytes>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().0.poll_recv(cx)
+    }
+}
+
+/// Reads a body (framed by `decoder`, or up to the close when `None`) into
+/// `tx`; stops when the reader goes away. A read that takes longer than
+/// `idle` fails the body.
+async fn pump_body(
+    mut stream: Stream,
+    mut buf: BytesMut,
+    mut decoder: Option<Decoder>,
+    idle: Duration,
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+) {
+    let err = |m: String| std::io::Error::other(m);
+    loop {
+        let step = match decoder.as_mut() {
+            Some(d) => match d.decode(&mut buf, 256 * 1024) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx
+                        .send(Err(err(format!("malformed answer body: {e}"))))
+                        .await;
+                    return;
+                }
+            },
+            None if buf.is_empty() => Step::NeedMore,
+            None => Step::Data(buf.split().freeze()),
+        };
+        match step {
+            Step::Data(d) => {
+                if tx.send(Ok(d)).await.is_err() {
+                    return;
+                }
+            }
+            Step::Done => return,
+            Step::NeedMore => match tokio::time::timeout(idle, fill(&mut stream, &mut buf)).await {
+                Ok(Ok(0)) if decoder.is_none() => return,
+                Ok(Ok(0)) => {
+                    let _ = tx
+                        .send(Err(err("connection closed in the answer body".into())))
+                        .await;
+                    return;
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+                Err(_) => {
+                    let _ = tx.send(Err(err(format!("no data for {idle:?}")))).await;
+                    return;
+                }
+            },
+        }
     }
 }
 

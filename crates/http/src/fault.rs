@@ -38,12 +38,15 @@ enum Template {
     UnsupportedMediaType,
     /// 501: names the request method.
     NotImplemented,
+    /// `body_template='${explanation}'`: the explanation alone.
+    ExplanationOnly,
 }
 
 impl Template {
     fn text(self) -> &'static str {
         match self {
             Template::Default => "${explanation}<br /><br />\n${detail}\n${html_comment}\n",
+            Template::ExplanationOnly => "${explanation}",
             Template::Move => {
                 "${explanation} <a href=\"${location}\">${location}</a>;\n\
                  you should be redirected automatically.\n${detail}\n${html_comment}"
@@ -320,6 +323,13 @@ impl HttpError {
     /// uses for most messages). The 405/406/415/501 templates ignore it.
     pub fn explanation(mut self, text: impl Into<String>) -> Self {
         self.explanation = Cow::Owned(text.into());
+        self
+    }
+
+    /// WebOb's `body_template='${explanation}'`: the body is the
+    /// explanation alone, whatever the status's own template.
+    pub fn explanation_only(mut self) -> Self {
+        self.template = Template::ExplanationOnly;
         self
     }
 

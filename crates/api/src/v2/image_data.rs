@@ -76,12 +76,23 @@ fn target_store<'a>(
     svc: &'a ImageService,
     req: &Request,
 ) -> ApiResult<(Option<String>, &'a Arc<dyn Store>)> {
+    pick_store(
+        svc,
+        req.headers()
+            .get("x-image-meta-store")
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// The store `requested` (multi-store), or the default one; with it, the
+/// store id a location records (multi-store only).
+pub fn pick_store<'a>(
+    svc: &'a ImageService,
+    requested: Option<&str>,
+) -> ApiResult<(Option<String>, &'a Arc<dyn Store>)> {
     let stores = &svc.stores;
     if stores.is_multi() {
-        let id = req
-            .headers()
-            .get("x-image-meta-store")
-            .and_then(|v| v.to_str().ok())
+        let id = requested
             .map(str::to_string)
             .unwrap_or_else(|| stores.default_id().to_string());
         let store = stores
@@ -137,34 +148,63 @@ async fn upload(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
         Err(e) => return Err(e.into()),
     }
     let body = req.into_body();
+    let size_hint = declared.and_then(|n| u64::try_from(n).ok());
+    match write_data(&svc, &mut image, store_id, store, Box::pin(body), size_hint).await {
+        Ok(()) => Ok(super::service::empty_response(StatusCode::NO_CONTENT)),
+        Err(WriteFailure::Gone) => Err(gone(&id)),
+        Err(WriteFailure::Failed(e)) => {
+            restore(&svc, &image).await;
+            Err(e)
+        }
+    }
+}
+
+/// Why [`write_data`] did not finish.
+#[derive(Debug)]
+pub enum WriteFailure {
+    /// The image was deleted or changed meanwhile; the data written went.
+    Gone,
+    /// Anything else; the data written went, the image stays `saving`
+    /// for the caller to restore or remove.
+    Failed(ApiError),
+}
+
+/// Streams `data` into `store` for `image` (already saved as `saving`)
+/// through [`HashingStream`], then records the size, checksum, multihash
+/// and location and makes the image `active` (compare-and-swap from
+/// `saving`). On any failure the stored data is removed.
+pub async fn write_data(
+    svc: &ImageService,
+    image: &mut Image,
+    store_id: Option<String>,
+    store: Arc<dyn Store>,
+    data: DataStream,
+    size_hint: Option<u64>,
+) -> Result<(), WriteFailure> {
+    let id = image.id.clone();
     let (stream, hashes) =
-        HashingStream::new(body, svc.settings.hash_algo, svc.settings.image_size_cap);
-    let data: DataStream = Box::pin(stream);
+        HashingStream::new(data, svc.settings.hash_algo, svc.settings.image_size_cap);
     let opts = AddOptions {
-        size_hint: declared.and_then(|n| u64::try_from(n).ok()),
+        size_hint,
         max_size: Some(svc.settings.image_size_cap),
     };
-    let stored = match store.add(&id, data, opts).await {
+    let stored = match store.add(&id, Box::pin(stream), opts).await {
         Ok(s) => s,
         Err(e) => {
-            let err = if let Some(cap) = hashes.cap_exceeded() {
-                ApiError::from(cap.http_error())
-            } else {
-                upload_store_error(&id, e)
-            };
-            restore(&svc, &image).await;
-            return Err(err);
+            return Err(WriteFailure::Failed(match hashes.cap_exceeded() {
+                Some(cap) => ApiError::from(cap.http_error()),
+                None => upload_store_error(&id, e),
+            }));
         }
     };
     let Some(d) = hashes.digests() else {
         // The store finished without draining the body: treat as a failed
         // write (nothing is recorded, the data goes).
         discard(&store, &stored.uri, &id).await;
-        restore(&svc, &image).await;
-        return Err(http_error(
+        return Err(WriteFailure::Failed(http_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "upload incomplete",
-        ));
+        )));
     };
     image.size = Some(i64::try_from(d.size).unwrap_or(i64::MAX));
     // Glance's format inspection gives a raw image its own size as the
@@ -190,20 +230,25 @@ async fn upload(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
     });
     if let Err(e) = image.set_status(ImageStatus::Active) {
         discard(&store, &stored.uri, &id).await;
-        restore(&svc, &image).await;
-        return Err(e.into());
+        return Err(WriteFailure::Failed(e.into()));
     }
-    match repo.save(&image, Some(ImageStatus::Saving)).await {
-        Ok(_) => Ok(super::service::empty_response(StatusCode::NO_CONTENT)),
+    let saved = match svc.repo().await {
+        Ok(repo) => repo.save(image, Some(ImageStatus::Saving)).await,
+        Err(e) => {
+            discard(&store, &stored.uri, &id).await;
+            return Err(WriteFailure::Failed(e));
+        }
+    };
+    match saved {
+        Ok(_) => Ok(()),
         Err(DbError::NotFound(_) | DbError::Conflict(_)) => {
             // Deleted (or changed) during the upload: drop the data.
             discard(&store, &stored.uri, &id).await;
-            Err(gone(&id))
+            Err(WriteFailure::Gone)
         }
         Err(e) => {
             discard(&store, &stored.uri, &id).await;
-            restore(&svc, &image).await;
-            Err(e.into())
+            Err(WriteFailure::Failed(e.into()))
         }
     }
 }

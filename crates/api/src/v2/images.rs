@@ -99,13 +99,13 @@ fn check_before_write(svc: &ImageService, image: &Image) -> ApiResult<()> {
     Ok(())
 }
 
-async fn create(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<Response> {
-    let ctx = context(&req)?;
-    let host_url = glimpse_http::ext::host_url(&req);
-    let body = require_body(read_json(req).await?)?;
-    let new = parse_create(&body, svc.schema())?;
-    let owner = new.owner.clone().or_else(|| ctx.project_id.clone());
-    ImagePolicy::proposed(&ctx, &svc.enforcer, owner.as_deref(), new.visibility).add_image()?;
+/// `ImageFactory.new_image` and `ImageRepo.add` for a checked create body
+/// (policy already applied): quotas, then the row.
+pub async fn create_image(
+    svc: &ImageService,
+    new: glimpse_domain::props::NewImage,
+    owner: Option<String>,
+) -> ApiResult<Image> {
     props::check_tag_quota(new.tags.len(), svc.settings.tag_quota)?;
     let id = match new.id {
         Some(id) => id,
@@ -126,8 +126,18 @@ async fn create(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<R
     image.tags = new.tags;
     image.extra_properties = new.extra_properties;
     props::check_property_quota(&image.extra_properties, svc.settings.property_quota)?;
-    check_before_write(&svc, &image)?;
-    let stored = svc.repo().await?.create(&image).await?;
+    check_before_write(svc, &image)?;
+    Ok(svc.repo().await?.create(&image).await?)
+}
+
+async fn create(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<Response> {
+    let ctx = context(&req)?;
+    let host_url = glimpse_http::ext::host_url(&req);
+    let body = require_body(read_json(req).await?)?;
+    let new = parse_create(&body, svc.schema())?;
+    let owner = new.owner.clone().or_else(|| ctx.project_id.clone());
+    ImagePolicy::proposed(&ctx, &svc.enforcer, owner.as_deref(), new.visibility).add_image()?;
+    let stored = create_image(&svc, new, owner).await?;
     let mut resp = json_response(StatusCode::CREATED, &render(&svc, &stored));
     let h = resp.headers_mut();
     // Glance sets a relative Location; WebOb absolutizes it.

@@ -13,6 +13,7 @@
 //! - [`image_data`]: `PUT`/`GET /images/{id}/file`.
 //! - [`members`]: image sharing.
 //! - [`metadefs`]: metadata definitions (`/metadefs/*`).
+//! - [`tasks`]: `/tasks` and the legacy `import` task's work.
 //!
 //! Route paths here are relative to the `/v2` mount: the urlmap has moved
 //! `/v2` into SCRIPT_NAME before the router sees the request.
@@ -25,6 +26,7 @@ pub mod members;
 pub mod metadefs;
 pub mod schemas;
 pub mod service;
+pub mod tasks;
 
 use std::sync::Arc;
 
@@ -45,5 +47,6 @@ pub fn add_routes(router: &mut Router, conf: &ConfigOpts) -> Result<(), String> 
     image_data::add_routes(router, &svc);
     members::add_routes(router, &svc);
     metadefs::add_routes(router, &svc);
+    tasks::add_routes(router, &svc);
     Ok(())
 }

@@ -159,6 +159,7 @@ pub struct ImageService {
     pub schemas: Arc<Schemas>,
     pub stores: StoreRegistry,
     pub enforcer: Enforcer,
+    pub tasks: super::tasks::TaskSettings,
     db_conf: DbConfig,
     repo: OnceCell<Repo>,
 }
@@ -180,6 +181,7 @@ impl ImageService {
             schemas,
             stores,
             enforcer: Enforcer::from_conf(conf)?,
+            tasks: super::tasks::TaskSettings::from_conf(conf)?,
             db_conf,
             repo: OnceCell::new(),
         })
@@ -306,6 +308,21 @@ where
             }
         })
     }
+}
+
+/// The query of a list's `first`/`next` link: `urlencode(dict(params))`
+/// as Glance's serializers build it (a repeated parameter keeps its first
+/// position and its last value), `marker` left out, then `marker=m` when
+/// given.
+pub fn link_query(params: &[(String, String)], marker: Option<&str>) -> String {
+    let mut link: Vec<(&str, &str)> = Vec::new();
+    for (k, v) in params.iter().filter(|(k, _)| k != "marker") {
+        match link.iter_mut().find(|(lk, _)| lk == k) {
+            Some(slot) => slot.1 = v,
+            None => link.push((k, v)),
+        }
+    }
+    glimpse_domain::py::urlencode(link.into_iter().chain(marker.map(|m| ("marker", m))))
 }
 
 /// A path parameter the route template guarantees.

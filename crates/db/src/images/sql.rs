@@ -295,6 +295,47 @@ impl Sql {
     }
 }
 
+/// oslo.db's `paginate_query` keyset condition for keys sorted one way,
+/// each column name behind `prefix` (a table alias and dot, or nothing):
+/// ` AND ((k1 > m1) OR (k1 = m1 AND k2 > m2) OR …)`.
+pub(crate) fn keyset(
+    q: &mut Sql,
+    prefix: &str,
+    keys: &[&str],
+    desc: bool,
+    bind: &dyn Fn(&mut Sql, &str),
+) {
+    let op = if desc { " < " } else { " > " };
+    q.push(" AND (");
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push("(");
+        for prev in &keys[..i] {
+            q.push(prefix).push(prev).push(" = ");
+            bind(q, prev);
+            q.push(" AND ");
+        }
+        q.push(prefix).push(k).push(op);
+        bind(q, k);
+        q.push(")");
+    }
+    q.push(")");
+}
+
+/// ` ORDER BY` every key one way.
+pub(crate) fn order_by(q: &mut Sql, prefix: &str, keys: &[&str], desc: bool) {
+    let dir = if desc { " DESC" } else { " ASC" };
+    q.push(" ORDER BY ");
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push(prefix).push(k).push(dir);
+    }
+}
+
 /// Where statements run: the pool (one statement, autocommit) or an open
 /// transaction.
 pub(crate) enum Conn<'a> {

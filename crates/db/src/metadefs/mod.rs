@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 
 use crate::DbError;
 use crate::images::Repo;
-use crate::images::sql::{Conn, Dialect, Kind, Sql, Val, fetch, now, run};
+use crate::images::sql::{Conn, Dialect, Kind, Sql, Val, fetch, keyset, now, order_by, run};
 
 /// Sort columns a namespace list accepts.
 pub const NAMESPACE_SORT_KEYS: &[&str] = &[
@@ -203,39 +203,6 @@ fn bind_ns_column(q: &mut Sql, ns: &Namespace, col: &str) {
     }
 }
 
-/// oslo.db's `paginate_query` keyset condition for keys sorted one way:
-/// `(k1 > m1) OR (k1 = m1 AND k2 > m2) OR …`.
-fn keyset(q: &mut Sql, keys: &[&str], desc: bool, bind: &dyn Fn(&mut Sql, &str)) {
-    let op = if desc { " < " } else { " > " };
-    q.push(" AND (");
-    for (i, k) in keys.iter().enumerate() {
-        if i > 0 {
-            q.push(" OR ");
-        }
-        q.push("(");
-        for prev in &keys[..i] {
-            q.push(prev).push(" = ");
-            bind(q, prev);
-            q.push(" AND ");
-        }
-        q.push(k).push(op);
-        bind(q, k);
-        q.push(")");
-    }
-    q.push(")");
-}
-
-fn order_by(q: &mut Sql, keys: &[&str], desc: bool) {
-    let dir = if desc { " DESC" } else { " ASC" };
-    q.push(" ORDER BY ");
-    for (i, k) in keys.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.push(k).push(dir);
-    }
-}
-
 /// Glance's sort list: `sort_key` before `created_at, id`, unless it is one
 /// of those two.
 fn sort_keys(first: &str) -> Vec<&str> {
@@ -359,9 +326,11 @@ impl Metadefs<'_> {
         }
         let keys = sort_keys(&nq.sort_key);
         if let Some(m) = &nq.marker {
-            keyset(&mut q, &keys, nq.sort_desc, &|q, k| bind_ns_column(q, m, k));
+            keyset(&mut q, "", &keys, nq.sort_desc, &|q, k| {
+                bind_ns_column(q, m, k)
+            });
         }
-        order_by(&mut q, &keys, nq.sort_desc);
+        order_by(&mut q, "", &keys, nq.sort_desc);
         q.push(" LIMIT ").int(nq.limit.max(0));
         fetch(Conn::Pool(self.db()), &q, NS_KINDS)
             .await?
@@ -1089,9 +1058,9 @@ impl Metadefs<'_> {
                     q.opt_ts(row.updated_at);
                 }
             };
-            keyset(&mut q, &keys, desc, &bind);
+            keyset(&mut q, "", &keys, desc, &bind);
         }
-        order_by(&mut q, &keys, desc);
+        order_by(&mut q, "", &keys, desc);
         if let Some(l) = limit {
             q.push(" LIMIT ").int(l.max(0));
         }
@@ -1217,7 +1186,7 @@ mod tests {
     #[test]
     fn keyset_condition_follows_paginate_query() {
         let mut q = Sql::new(Dialect(Backend::Sqlite), "WHERE 1 = 1");
-        keyset(&mut q, &sort_keys("namespace"), true, &|q, _| {
+        keyset(&mut q, "", &sort_keys("namespace"), true, &|q, _| {
             q.int(0);
         });
         assert_eq!(

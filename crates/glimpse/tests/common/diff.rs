@@ -115,7 +115,9 @@ pub fn normalise_json(v: &mut Value) {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
                 match (k.as_str(), &mut *x) {
-                    ("created_at" | "updated_at", Value::String(t)) if is_isotime(t) => {
+                    ("created_at" | "updated_at" | "expires_at", Value::String(t))
+                        if is_isotime(t) =>
+                    {
                         *x = Value::String("<TIME>".into());
                     }
                     ("tags", Value::Array(a)) if a.iter().all(Value::is_string) => {
@@ -225,6 +227,14 @@ impl Side {
         }
     }
 
+    /// Binds `id` to the next `{IDn}` placeholder (once).
+    pub fn learn(&mut self, id: &str) {
+        if !self.ids.iter().any(|(_, x)| x == id) {
+            let slot = format!("ID{}", self.ids.len() + 1);
+            self.ids.push((slot, id.to_string()));
+        }
+    }
+
     /// A path or body template with `{IDn}` replaced by this side's id. An
     /// id this side never got (its create failed) becomes a fixed unknown
     /// uuid so the sequence still runs and the differences pile up.
@@ -327,13 +337,11 @@ impl Side {
         // Learn the id of a created image before normalising, so the
         // response itself already shows the placeholder.
         if method == "POST"
-            && path == "/v2/images"
+            && (path == "/v2/images" || path == "/v2/tasks")
             && r.status == 201
             && let Some(id) = parsed.as_ref().and_then(|v| v["id"].as_str())
-            && !self.ids.iter().any(|(_, x)| x == id)
         {
-            let slot = format!("ID{}", self.ids.len() + 1);
-            self.ids.push((slot, id.to_string()));
+            self.learn(id);
         }
         let text = self.norm(&r.text());
         let body = match parsed.and_then(|_| serde_json::from_str::<Value>(&text).ok()) {

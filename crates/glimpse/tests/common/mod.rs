@@ -551,3 +551,76 @@ pub fn fixture(name: &str) -> Vec<u8> {
         .join(name);
     std::fs::read(&p).unwrap()
 }
+
+/// 300 KiB of data, so the body crosses several reads.
+pub fn served_image() -> Vec<u8> {
+    (0..300 * 1024).map(|i| (i % 251) as u8).collect()
+}
+
+/// A file server on loopback, for tasks that fetch image data: `/image` (the data), `/redirect` (302 to `/image`),
+/// anything else 404. Serves until the test ends.
+pub fn serve_image_files() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let _ = match path.as_str() {
+                "/image" => {
+                    let data = served_image();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        data.len()
+                    );
+                    conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&data))
+                }
+                "/redirect" => conn.write_all(
+                    b"HTTP/1.1 302 Found\r\nLocation: /image\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
+                _ => conn.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
+            };
+        }
+    });
+    port
+}
+
+/// A paste pipeline that trusts identity headers (no authtoken), selected
+/// with `[paste_deploy] flavor = trusted`; appended to a stock paste file
+/// so that a test names its caller's roles and project, as
+/// keystonemiddleware would.
+pub const TRUSTED_PASTE: &str =
+    "[pipeline:glance-api-trusted]\npipeline = versionnegotiation context rootapp\n";
+
+/// Identity headers of an admin of project `padmin`, asking for JSON.
+pub const TRUSTED_ADMIN: &[(&str, &str)] = &[
+    ("X-Identity-Status", "Confirmed"),
+    ("X-Roles", "admin,member,reader"),
+    ("X-Project-Id", "padmin"),
+    ("X-User-Id", "uadmin"),
+    ("Accept", "application/json"),
+    ("Content-Type", "application/json"),
+];
+
+/// Identity headers of a member of project `p1`, asking for JSON.
+pub const TRUSTED_MEMBER: &[(&str, &str)] = &[
+    ("X-Identity-Status", "Confirmed"),
+    ("X-Roles", "member,reader"),
+    ("X-Project-Id", "p1"),
+    ("X-User-Id", "u1"),
+    ("Accept", "application/json"),
+    ("Content-Type", "application/json"),
+];

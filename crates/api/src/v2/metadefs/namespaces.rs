@@ -10,7 +10,6 @@ use glimpse_domain::metadefs::{
     Association, NamespaceChildren, NamespaceFields, ObjectFields, READ_ONLY_WITH_LINKS,
     check_4byte, namespace_json, property_map,
 };
-use glimpse_domain::py;
 use glimpse_http::{Request, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
@@ -21,7 +20,7 @@ use super::{
 use crate::error::{ApiResult, bad_request, forbidden, not_found};
 use crate::router::Params;
 use crate::v2::service::{
-    ImageService, context, empty_response, json_response, param, reject_body,
+    ImageService, context, empty_response, json_response, link_query, param, reject_body,
 };
 
 const COLLECTION: &str = "/v2/metadefs/namespaces";
@@ -106,23 +105,6 @@ pub(crate) async fn index(svc: Arc<ImageService>, req: Request, _p: Params) -> A
             )
         })
         .collect();
-    // The serializer's links: every parameter (last value wins, first
-    // position kept) but the marker, which `next` appends.
-    let mut link_params: Vec<(String, String)> = Vec::new();
-    for (k, v) in params.iter().filter(|(k, _)| k != "marker") {
-        match link_params.iter_mut().find(|(lk, _)| lk == k) {
-            Some(slot) => slot.1 = v.clone(),
-            None => link_params.push((k.clone(), v.clone())),
-        }
-    }
-    let encode = |extra: Option<(&str, &str)>| {
-        py::urlencode(
-            link_params
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .chain(extra),
-        )
-    };
     let mut body = Map::new();
     let next = (limit != 0 && !rows.is_empty() && rows.len() as i64 == limit)
         .then(|| rows.last().map(|n| n.namespace.clone()))
@@ -131,20 +113,16 @@ pub(crate) async fn index(svc: Arc<ImageService>, req: Request, _p: Params) -> A
     if let Some(last) = next {
         body.insert(
             "next".into(),
-            Value::String(format!(
-                "{COLLECTION}?{}",
-                encode(Some(("marker", last.as_str())))
-            )),
+            Value::String(format!("{COLLECTION}?{}", link_query(&params, Some(&last)))),
         );
     }
     body.insert(
         "schema".into(),
         Value::String("/v2/schemas/metadefs/namespaces".into()),
     );
-    let first_link = if link_params.is_empty() {
-        COLLECTION.to_string()
-    } else {
-        format!("{COLLECTION}?{}", encode(None))
+    let first_link = match link_query(&params, None) {
+        q if q.is_empty() => COLLECTION.to_string(),
+        q => format!("{COLLECTION}?{q}"),
     };
     body.insert("first".into(), Value::String(first_link));
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
