@@ -16,6 +16,8 @@
 //! - [`patch`]: PATCH bodies in both JSON-patch dialects.
 //! - [`query`]: `GET /v2/images` parameters into a [`ListQuery`].
 //! - [`update`]: applying PATCH changes through the image's setters.
+//! - [`protections`]: property protections (the rules file, which
+//!   caller may create/read/update/delete which extra property).
 //! - [`py`]: the Python built-ins Glance's behaviour leans on (`int()`,
 //!   `strip()`, `iso8601`, `urlencode`, WebOb query parsing).
 
@@ -26,6 +28,7 @@ pub mod image;
 pub mod metadefs;
 pub mod patch;
 pub mod props;
+pub mod protections;
 pub mod py;
 pub mod query;
 pub mod render;
