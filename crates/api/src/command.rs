@@ -188,6 +188,7 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     crate::v2::info::register_opts(conf)?;
     crate::v2::service::register_opts(conf)?;
     crate::v2::tasks::register_opts(conf)?;
+    crate::protections::register_opts(conf)?;
     crate::context::ContextSettings::register_opts(conf)?;
     glimpse_store::register_opts(conf)?;
     glimpse_db::config::register_opts(conf)?;

@@ -11,6 +11,8 @@
 //!   Glance's status code and WebOb body.
 //! - [`policy`]: authorization at Glance's enforcement points (the seam the
 //!   oslo.policy engine plugs into).
+//! - [`protections`]: property protections (`property_protection_file`):
+//!   the rules loaded at start-up and one caller's view of them.
 //! - [`pyjson`]: JSON written byte-for-byte as Python's `json.dumps` does.
 //! - [`v2`]: the v2 handlers (schemas so far).
 //! - [`command`]: `glimpse api`: options, paste loading, the launcher.
@@ -23,6 +25,7 @@ pub mod error;
 pub mod factories;
 pub mod negotiation;
 pub mod policy;
+pub mod protections;
 pub mod pyjson;
 pub mod router;
 pub mod v2;

@@ -179,6 +179,21 @@ impl Enforcer {
             }
         }
     }
+
+    /// Evaluates a check string (e.g. `rule:glance_creator`) with the
+    /// given credentials and an empty target, as Glance's property
+    /// protections do (`enforce(..., {}, registered=False)`: no scope
+    /// check). Anything oslo would raise on counts as "no".
+    pub fn check_str_as(&self, check: &str, creds: &Values) -> bool {
+        self.maybe_reload();
+        self.inner.check_str(check, &Values::new(), creds)
+    }
+
+    /// Whether a rule of that name is defined (by default or by a
+    /// policy file), for start-up warnings.
+    pub fn has_rule(&self, name: &str) -> bool {
+        self.inner.effective_rule(name).is_some()
+    }
 }
 
 /// oslo.context's `RequestContext.to_policy_values()` (computed once per

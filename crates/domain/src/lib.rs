@@ -19,6 +19,8 @@
 //!   conversions and JSON views.
 //! - [`task`]: tasks: the status machine, expiry, create checks, views.
 //! - [`update`]: applying PATCH changes through the image's setters.
+//! - [`protections`]: property protections (the rules file, which
+//!   caller may create/read/update/delete which extra property).
 //! - [`py`]: the Python built-ins Glance's behaviour leans on (`int()`,
 //!   `strip()`, `iso8601`, `urlencode`, WebOb query parsing).
 
@@ -29,6 +31,7 @@ pub mod image;
 pub mod metadefs;
 pub mod patch;
 pub mod props;
+pub mod protections;
 pub mod py;
 pub mod query;
 pub mod render;

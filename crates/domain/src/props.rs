@@ -129,7 +129,24 @@ pub struct NewImage {
 /// schema (400), custom-key length (400), reserved keys (403 detail),
 /// factory read-only (403), factory reserved (403), min_* (400).
 /// `image_schema` is the served image schema (with custom properties).
+///
+/// The controller's own checks (policy, property protections) come between
+/// the two halves: [`deserialize_create`] and [`CreateBody::into_new_image`].
 pub fn parse_create(body: &Value, image_schema: &Value) -> Result<NewImage, DomainError> {
+    deserialize_create(body, image_schema)?.into_new_image()
+}
+
+/// A `POST /v2/images` body the deserializer accepted: base attributes and
+/// extra properties, each in body order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CreateBody {
+    base: Map<String, Value>,
+    extra: Map<String, Value>,
+}
+
+/// `RequestDeserializer.create`: disallowed keys (403), schema (400),
+/// custom-key length (400), reserved keys (403 detail).
+pub fn deserialize_create(body: &Value, image_schema: &Value) -> Result<CreateBody, DomainError> {
     let Value::Object(obj) = body else {
         // A JSON list gets as far as `key in body` and then fails inside
         // Glance with a bare 500; scalars are refused by the JSON decoder.
@@ -160,54 +177,80 @@ pub fn parse_create(body: &Value, image_schema: &Value) -> Result<NewImage, Doma
             return Err(reserved_detail(key));
         }
     }
-    if let Some(k) = FACTORY_READ_ONLY.iter().find(|k| base.contains_key(**k)) {
-        return Err(read_only(k));
+    Ok(CreateBody { base, extra: rest })
+}
+
+impl CreateBody {
+    /// The `owner` given, if a string.
+    pub fn owner(&self) -> Option<&str> {
+        self.base.get("owner").and_then(Value::as_str)
     }
-    if let Some(k) = FACTORY_RESERVED.iter().find(|k| rest.contains_key(**k)) {
-        return Err(reserved(k));
-    }
-    let s = |k: &str| base.get(k).and_then(Value::as_str).map(str::to_string);
-    let b = |k: &str| base.get(k).and_then(Value::as_bool);
-    let mut out = NewImage {
-        id: s("id"),
-        name: s("name"),
-        visibility: base
+
+    pub fn visibility(&self) -> Option<Visibility> {
+        self.base
             .get("visibility")
             .and_then(Value::as_str)
-            .and_then(Visibility::from_str),
-        protected: b("protected"),
-        os_hidden: b("os_hidden"),
-        owner: s("owner"),
-        disk_format: s("disk_format"),
-        container_format: s("container_format"),
-        ..NewImage::default()
-    };
-    for (k, slot) in [
-        ("min_ram", &mut out.min_ram),
-        ("min_disk", &mut out.min_disk),
-    ] {
-        if let Some(v) = base.get(k) {
-            *slot = Some(check_min(k, v)?);
-        }
+            .and_then(Visibility::from_str)
     }
-    if let Some(Value::Array(tags)) = base.get("tags") {
-        for t in tags.iter().filter_map(Value::as_str) {
-            if !out.tags.iter().any(|x| x == t) {
-                out.tags.push(t.to_string());
+
+    /// The extra properties' names, in body order.
+    pub fn extra_keys(&self) -> impl Iterator<Item = &str> {
+        self.extra.keys().map(String::as_str)
+    }
+
+    /// `ImageFactory.new_image`: read-only attributes (403), reserved
+    /// properties (403), then the `min_*` setters (400).
+    pub fn into_new_image(self) -> Result<NewImage, DomainError> {
+        let CreateBody { base, extra: rest } = self;
+        if let Some(k) = FACTORY_READ_ONLY.iter().find(|k| base.contains_key(**k)) {
+            return Err(read_only(k));
+        }
+        if let Some(k) = FACTORY_RESERVED.iter().find(|k| rest.contains_key(**k)) {
+            return Err(reserved(k));
+        }
+        let s = |k: &str| base.get(k).and_then(Value::as_str).map(str::to_string);
+        let b = |k: &str| base.get(k).and_then(Value::as_bool);
+        let mut out = NewImage {
+            id: s("id"),
+            name: s("name"),
+            visibility: base
+                .get("visibility")
+                .and_then(Value::as_str)
+                .and_then(Visibility::from_str),
+            protected: b("protected"),
+            os_hidden: b("os_hidden"),
+            owner: s("owner"),
+            disk_format: s("disk_format"),
+            container_format: s("container_format"),
+            ..NewImage::default()
+        };
+        for (k, slot) in [
+            ("min_ram", &mut out.min_ram),
+            ("min_disk", &mut out.min_disk),
+        ] {
+            if let Some(v) = base.get(k) {
+                *slot = Some(check_min(k, v)?);
             }
         }
+        if let Some(Value::Array(tags)) = base.get("tags") {
+            for t in tags.iter().filter_map(Value::as_str) {
+                if !out.tags.iter().any(|x| x == t) {
+                    out.tags.push(t.to_string());
+                }
+            }
+        }
+        for (k, v) in rest {
+            // The schema guarantees strings here (additionalProperties) for
+            // everything but custom-schema properties, which may be null.
+            let v = match v {
+                Value::String(s) => Some(s),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            };
+            out.extra_properties.set(&k, v);
+        }
+        Ok(out)
     }
-    for (k, v) in rest {
-        // The schema guarantees strings here (additionalProperties) for
-        // everything but custom-schema properties, which may be null.
-        let v = match v {
-            Value::String(s) => Some(s),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        };
-        out.extra_properties.set(&k, v);
-    }
-    Ok(out)
 }
 
 /// The `min_ram`/`min_disk` setters and `_validate_db_int`: not negative

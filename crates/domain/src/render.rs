@@ -24,12 +24,23 @@ pub struct RenderOptions {
 /// properties it does not define render a stored NULL as `""` (Glance's
 /// v1-compatibility rule), those it defines keep `null`.
 pub fn image_json(image: &Image, image_schema: &Value, opts: RenderOptions) -> Value {
+    image_json_readable(image, image_schema, opts, &|_| true)
+}
+
+/// [`image_json`] showing only the extra properties `readable` accepts
+/// (property protections: what the caller may read).
+pub fn image_json_readable(
+    image: &Image,
+    image_schema: &Value,
+    opts: RenderOptions,
+    readable: &dyn Fn(&str) -> bool,
+) -> Value {
     let known = image_schema.get("properties").and_then(Value::as_object);
     // Extra properties come first; base attributes then overwrite in
     // place (a dict assignment keeps the key's position).
     let mut m = Map::new();
     for (k, v) in &image.extra_properties.0 {
-        if props::is_hidden(k) {
+        if props::is_hidden(k) || !readable(k) {
             continue;
         }
         m.insert(k.clone(), v.clone().map_or(Value::Null, Value::String));

@@ -13,6 +13,7 @@ use crate::error::DomainError;
 use crate::image::{FormatField, Image, Visibility};
 use crate::patch::{PatchChange, PatchDialect, PatchOp};
 use crate::props;
+use crate::protections::{self, Operation, PropertyGuard};
 
 /// Base attributes of the domain image that a PATCH may set (anything the
 /// image object has as an attribute and the deserializer lets through).
@@ -41,6 +42,21 @@ fn bad(m: String) -> DomainError {
 
 /// Apply one non-`locations` change.
 pub fn apply_change(image: &mut Image, change: &PatchChange) -> Result<(), DomainError> {
+    apply_change_guarded(image, change, None)
+}
+
+/// [`apply_change`] under property protections: `guard` is the caller's
+/// view of the rules, and `image.extra_properties` must hold only the
+/// properties the caller may read (Glance's protected image proxy), so an
+/// unreadable property behaves as if it did not exist. Setting a readable
+/// property that exists needs `update` (one whose value is null is left
+/// alone, as Glance's proxy does), setting any other needs `create`,
+/// removing needs `delete`; a refusal is 403 "Attribute '…' is reserved.".
+pub fn apply_change_guarded(
+    image: &mut Image,
+    change: &PatchChange,
+    guard: Option<&dyn PropertyGuard>,
+) -> Result<(), DomainError> {
     let root = change.root().to_string();
     let value = change.value.clone().unwrap_or(Value::Null);
     match change.op {
@@ -48,8 +64,7 @@ pub fn apply_change(image: &mut Image, change: &PatchChange) -> Result<(), Domai
             if SETTABLE.contains(&root.as_str()) {
                 set_attribute(image, &root, &value)
             } else if image.extra_properties.contains(&root) {
-                image.extra_properties.set(&root, property_value(&value));
-                Ok(())
+                set_property(image, &root, &value, guard)
             } else {
                 Err(DomainError::ConflictDetail(format!(
                     "Property {root} does not exist."
@@ -67,8 +82,7 @@ pub fn apply_change(image: &mut Image, change: &PatchChange) -> Result<(), Domai
             if SETTABLE.contains(&root.as_str()) {
                 set_attribute(image, &root, &value)
             } else {
-                image.extra_properties.set(&root, property_value(&value));
-                Ok(())
+                set_property(image, &root, &value, guard)
             }
         }
         PatchOp::Remove => {
@@ -76,7 +90,13 @@ pub fn apply_change(image: &mut Image, change: &PatchChange) -> Result<(), Domai
                 Err(DomainError::ForbiddenDetail(format!(
                     "Property {root} may not be removed."
                 )))
-            } else if image.extra_properties.remove(&root).is_some() {
+            } else if image.extra_properties.contains(&root) {
+                if let Some(g) = guard
+                    && !g.allows(&root, Operation::Delete)
+                {
+                    return Err(protections::refused(&root));
+                }
+                image.extra_properties.remove(&root);
                 Ok(())
             } else {
                 Err(DomainError::ConflictDetail(format!(
@@ -85,6 +105,30 @@ pub fn apply_change(image: &mut Image, change: &PatchChange) -> Result<(), Domai
             }
         }
     }
+}
+
+/// `image.extra_properties[name] = value`, through Glance's protected
+/// proxy when there is a guard.
+fn set_property(
+    image: &mut Image,
+    name: &str,
+    value: &Value,
+    guard: Option<&dyn PropertyGuard>,
+) -> Result<(), DomainError> {
+    if let Some(g) = guard {
+        let op = match image.extra_properties.get(name) {
+            // Glance's proxy only updates a property whose current value
+            // is not None; a null one is silently left as it is.
+            Some(None) => return Ok(()),
+            Some(Some(_)) => Operation::Update,
+            None => Operation::Create,
+        };
+        if !g.allows(name, op) {
+            return Err(protections::refused(name));
+        }
+    }
+    image.extra_properties.set(name, property_value(value));
+    Ok(())
 }
 
 /// Extra properties are strings (the schema made sure); a custom-schema
@@ -211,5 +255,69 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.status(), 403);
+    }
+
+    /// Allows what the table says; everything else is refused.
+    struct Table(&'static [(&'static str, Operation)]);
+
+    impl PropertyGuard for Table {
+        fn allows(&self, name: &str, op: Operation) -> bool {
+            self.0.iter().any(|(n, o)| *n == name && *o == op)
+        }
+    }
+
+    #[test]
+    fn guarded_changes() {
+        let v21 = PatchDialect::V21;
+        let mut i = Image::new("i".into(), Timestamp::default());
+        i.extra_properties.set("upd", Some("1".into()));
+        i.extra_properties.set("del", Some("1".into()));
+        i.extra_properties.set("nul", None);
+        let guard = Table(&[
+            ("upd", Operation::Update),
+            ("del", Operation::Delete),
+            ("new", Operation::Create),
+        ]);
+        let g: Option<&dyn PropertyGuard> = Some(&guard);
+        let apply = |i: &mut Image, op, path: &str, v: Option<Value>| {
+            apply_change_guarded(i, &change(op, path, v, v21), g)
+        };
+        let refused = |r: Result<(), DomainError>| {
+            let e = r.unwrap_err();
+            (e.status(), e.explanation())
+        };
+        apply(&mut i, PatchOp::Replace, "upd", Some(json!("2"))).unwrap();
+        apply(&mut i, PatchOp::Add, "upd", Some(json!("3"))).unwrap();
+        assert_eq!(i.extra_properties.get("upd"), Some(&Some("3".into())));
+        assert_eq!(
+            refused(apply(&mut i, PatchOp::Replace, "del", Some(json!("2")))),
+            (403, "Attribute 'del' is reserved.".to_string())
+        );
+        apply(&mut i, PatchOp::Add, "new", Some(json!("n"))).unwrap();
+        assert_eq!(
+            refused(apply(&mut i, PatchOp::Add, "other", Some(json!("n")))),
+            (403, "Attribute 'other' is reserved.".to_string())
+        );
+        assert_eq!(refused(apply(&mut i, PatchOp::Remove, "upd", None)).0, 403);
+        apply(&mut i, PatchOp::Remove, "del", None).unwrap();
+        assert!(!i.extra_properties.contains("del"));
+        // A null property is left alone rather than updated (or refused).
+        apply(&mut i, PatchOp::Replace, "nul", Some(json!("x"))).unwrap();
+        assert_eq!(i.extra_properties.get("nul"), Some(&None));
+        // Base attributes are not protected; a missing property is 409
+        // before any protection check.
+        apply(&mut i, PatchOp::Replace, "name", Some(json!("n"))).unwrap();
+        assert_eq!(
+            refused(apply(&mut i, PatchOp::Replace, "gone", Some(json!("x")))).0,
+            409
+        );
+        assert_eq!(refused(apply(&mut i, PatchOp::Remove, "gone", None)).0, 409);
+        // Without a guard a null property is simply set.
+        apply_change(
+            &mut i,
+            &change(PatchOp::Replace, "nul", Some(json!("x")), v21),
+        )
+        .unwrap();
+        assert_eq!(i.extra_properties.get("nul"), Some(&Some("x".into())));
     }
 }

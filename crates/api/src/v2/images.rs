@@ -8,8 +8,9 @@ use std::sync::Arc;
 use glimpse_db::DbError;
 use glimpse_db::images::{Repo, Viewer};
 use glimpse_domain::patch::{PatchOp, parse_patch};
-use glimpse_domain::props::{self, parse_create};
-use glimpse_domain::render::{image_json, list_json};
+use glimpse_domain::props::{self, deserialize_create};
+use glimpse_domain::protections::{self, Operation};
+use glimpse_domain::render::{image_json_readable, list_json};
 use glimpse_domain::{DomainError, Image, ImageStatus, parse_list_query, py, schema, update};
 use glimpse_http::{Request, Response};
 use http::{HeaderValue, Method, StatusCode, header};
@@ -24,6 +25,7 @@ use crate::error::{
     ApiResult, bad_request, conflict, forbidden, forbidden_detail, not_found, too_large,
 };
 use crate::policy::ImagePolicy;
+use crate::protections::Caller;
 use crate::router::{Params, Router};
 
 /// Register the image routes, in Glance's order (it decides `Allow`).
@@ -75,9 +77,12 @@ pub fn viewer(ctx: &RequestContext) -> Viewer {
     }
 }
 
-/// The image JSON as the serializer writes it.
-pub fn render(svc: &ImageService, image: &Image) -> Value {
-    image_json(image, svc.schema(), svc.settings.render)
+/// The image JSON as the serializer writes it, with only the extra
+/// properties the caller may read.
+pub fn render(svc: &ImageService, caller: &Caller<'_>, image: &Image) -> Value {
+    image_json_readable(image, svc.schema(), svc.settings.render, &|k| {
+        caller.can_read(k)
+    })
 }
 
 /// `image_repo.get`: 404 "No image found with ID …" when missing or not
@@ -134,11 +139,24 @@ async fn create(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<R
     let ctx = context(&req)?;
     let host_url = glimpse_http::ext::host_url(&req);
     let body = require_body(read_json(req).await?)?;
-    let new = parse_create(&body, svc.schema())?;
-    let owner = new.owner.clone().or_else(|| ctx.project_id.clone());
-    ImagePolicy::proposed(&ctx, &svc.enforcer, owner.as_deref(), new.visibility).add_image()?;
+    let body = deserialize_create(&body, svc.schema())?;
+    let owner = body
+        .owner()
+        .map(str::to_string)
+        .or_else(|| ctx.project_id.clone());
+    ImagePolicy::proposed(&ctx, &svc.enforcer, owner.as_deref(), body.visibility()).add_image()?;
+    // The protected image factory: every extra property needs `create`,
+    // checked before the factory's own checks.
+    let caller = svc.protections.caller(&ctx);
+    if let Some(k) = body
+        .extra_keys()
+        .find(|k| !caller.allows(k, Operation::Create))
+    {
+        return Err(protections::refused(k).into());
+    }
+    let new = body.into_new_image()?;
     let stored = create_image(&svc, new, owner).await?;
-    let mut resp = json_response(StatusCode::CREATED, &render(&svc, &stored));
+    let mut resp = json_response(StatusCode::CREATED, &render(&svc, &caller, &stored));
     let h = resp.headers_mut();
     // Glance sets a relative Location; WebOb absolutizes it.
     if let Ok(v) = HeaderValue::from_str(&format!("{host_url}/v2/images/{}", stored.id)) {
@@ -179,12 +197,13 @@ async fn index(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<Re
         .iter()
         .filter(|i| ImagePolicy::new(&ctx, &svc.enforcer, i).check("get_image"))
         .collect();
+    let caller = svc.protections.caller(&ctx);
     let next = match shown.last() {
         Some(last) if db_count == q.limit => Some(last.id.as_str()),
         _ => None,
     };
     let body = list_json(
-        shown.iter().map(|i| render(&svc, i)).collect(),
+        shown.iter().map(|i| render(&svc, &caller, i)).collect(),
         &pairs,
         next,
     );
@@ -196,7 +215,11 @@ async fn show(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Resp
     let ctx = context(&req)?;
     let image = get_image(&svc, &ctx, param(&p, "image_id")).await?;
     ImagePolicy::new(&ctx, &svc.enforcer, &image).get_image()?;
-    Ok(json_response(StatusCode::OK, &render(&svc, &image)))
+    let caller = svc.protections.caller(&ctx);
+    Ok(json_response(
+        StatusCode::OK,
+        &render(&svc, &caller, &image),
+    ))
 }
 
 async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Response> {
@@ -218,6 +241,11 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
     let changes = parse_patch(ct.as_deref(), body.as_ref(), svc.schema())?;
     let mut image = get_image(&svc, &ctx, param(&p, "image_id")).await?;
     let pol = ImagePolicy::new(&ctx, &svc.enforcer, &image);
+    // Glance's protected repository hands the controller only what the
+    // caller may read, so an unreadable property "does not exist" here.
+    // It is kept aside and saved unchanged (Glance 33 deletes it).
+    let caller = svc.protections.caller(&ctx);
+    let unreadable = caller.take_unreadable(&mut image.extra_properties);
     let props_before: Vec<String> = image.extra_properties.keys().map(str::to_string).collect();
     let tags_before = image.tags.clone();
     let mut removed = Vec::new();
@@ -250,10 +278,13 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
             PatchOp::Remove => pol.update_property(root, None)?,
             _ => pol.update_property(root, change.value.as_ref().and_then(Value::as_str))?,
         }
-        update::apply_change(&mut image, change)?;
+        update::apply_change_guarded(&mut image, change, caller.guard())?;
     }
     if changes.is_empty() {
-        return Ok(json_response(StatusCode::OK, &render(&svc, &image)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &render(&svc, &caller, &image),
+        ));
     }
     if image
         .extra_properties
@@ -265,13 +296,22 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
     if image.tags != tags_before {
         props::check_tag_quota(image.tags.len(), svc.settings.tag_quota)?;
     }
+    // A property the caller re-created through PATCH keeps its new value.
+    for (k, v) in unreadable.0 {
+        if !image.extra_properties.contains(&k) {
+            image.extra_properties.0.push((k, v));
+        }
+    }
     check_before_write(&svc, &image)?;
     let stored = svc.repo().await?.save(&image, None).await?;
     // A removed location's data goes once the image no longer points at it.
     for loc in &removed {
         delete_location_data(&svc, &stored.id, loc).await;
     }
-    Ok(json_response(StatusCode::OK, &render(&svc, &stored)))
+    Ok(json_response(
+        StatusCode::OK,
+        &render(&svc, &caller, &stored),
+    ))
 }
 
 /// PATCH on `/locations` (`_do_*_locations` and the location proxy).

@@ -1,8 +1,8 @@
 //! What every image handler shares: the settings read once from the
-//! configuration, the image schema, the stores, the policy enforcer and the
-//! per-process database pool; plus the request plumbing Glance's WSGI
-//! resource does for each call (context, body rules, JSON bodies, error
-//! rendering).
+//! configuration, the image schema, the stores, the policy enforcer, the
+//! property protections and the per-process database pool; plus the
+//! request plumbing Glance's WSGI resource does for each call (context,
+//! body rules, JSON bodies, error rendering).
 //!
 //! The pool is opened lazily on a worker's first request: the service is
 //! built in the master (so a bad configuration fails before forking) and
@@ -30,6 +30,7 @@ use super::schemas::Schemas;
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult, bad_request};
 use crate::policy::Enforcer;
+use crate::protections::Protections;
 use crate::pyjson;
 use crate::router::Params;
 
@@ -160,6 +161,7 @@ pub struct ImageService {
     pub stores: StoreRegistry,
     pub enforcer: Enforcer,
     pub tasks: super::tasks::TaskSettings,
+    pub protections: Protections,
     db_conf: DbConfig,
     repo: OnceCell<Repo>,
 }
@@ -176,11 +178,14 @@ impl ImageService {
     pub fn from_conf(conf: &ConfigOpts, schemas: Arc<Schemas>) -> Result<ImageService, String> {
         let stores = StoreRegistry::from_conf(conf).map_err(|e| e.to_string())?;
         let db_conf = glimpse_db::config::from_conf(conf).map_err(|e| e.to_string())?;
+        let enforcer = Enforcer::from_conf(conf)?;
+        let protections = Protections::from_conf(conf, &enforcer)?;
         Ok(ImageService {
             settings: Settings::from_conf(conf)?,
             schemas,
             stores,
-            enforcer: Enforcer::from_conf(conf)?,
+            enforcer,
+            protections,
             tasks: super::tasks::TaskSettings::from_conf(conf)?,
             db_conf,
             repo: OnceCell::new(),

@@ -19,6 +19,9 @@ use glimpse_http::client::{Client, ClientOptions};
 use http::{HeaderMap, header};
 use serde_json::{Value, json};
 
+use glimpse_domain::protections::{Operation, refused};
+
+use crate::context::RequestContext;
 use crate::v2::image_data::{WriteFailure, pick_store, write_data};
 use crate::v2::images::create_image;
 use crate::v2::service::ImageService;
@@ -27,12 +30,14 @@ const LOG: &str = "glance.async_.flows.base_import";
 /// urllib's redirect limit.
 const MAX_REDIRECTS: usize = 10;
 
-/// Runs the task in the background of this worker.
-pub fn spawn(svc: Arc<ImageService>, task: Task) {
-    tokio::spawn(async move { run(svc, task).await });
+/// Runs the task in the background of this worker, on behalf of the
+/// caller who created it (`ctx`: property protections apply to the image
+/// it makes, as Glance's protected image factory does).
+pub fn spawn(svc: Arc<ImageService>, task: Task, ctx: Arc<RequestContext>) {
+    tokio::spawn(async move { run(svc, task, ctx).await });
 }
 
-async fn run(svc: Arc<ImageService>, mut task: Task) {
+async fn run(svc: Arc<ImageService>, mut task: Task, ctx: Arc<RequestContext>) {
     let ttl = svc.tasks.time_to_live_hours;
     let repo = match svc.repo().await {
         Ok(r) => r,
@@ -48,7 +53,7 @@ async fn run(svc: Arc<ImageService>, mut task: Task) {
         log::error!(target: LOG, "Task {}: cannot record processing: {e}", task.id);
         return;
     }
-    let outcome = import(&svc, &task).await;
+    let outcome = import(&svc, &task, &ctx).await;
     let done = match outcome {
         Ok(image_id) => {
             log::info!(target: LOG, "Task {} of type import completed: image {image_id}", task.id);
@@ -67,7 +72,7 @@ async fn run(svc: Arc<ImageService>, mut task: Task) {
 }
 
 /// The task's work; the image id, or the task's failure message.
-async fn import(svc: &ImageService, task: &Task) -> Result<String, String> {
+async fn import(svc: &ImageService, task: &Task, ctx: &RequestContext) -> Result<String, String> {
     let input = LegacyImport::from_input(&task.input)?;
     let mut properties = input.image_properties.clone();
     // `set_base_image_properties`: an empty dict gets placeholder formats.
@@ -77,6 +82,16 @@ async fn import(svc: &ImageService, task: &Task) -> Result<String, String> {
     }
     let new = props::parse_create(&Value::Object(properties), svc.schema())
         .map_err(|e| e.explanation())?;
+    {
+        let caller = svc.protections.caller(ctx);
+        if let Some(k) = new
+            .extra_properties
+            .keys()
+            .find(|k| !caller.allows(k, Operation::Create))
+        {
+            return Err(refused(k).explanation());
+        }
+    }
     // Glance's flow creates the image without an owner unless the
     // properties name one.
     let owner = new.owner.clone();

@@ -141,7 +141,7 @@ async fn create(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<R
         glimpse_db::images::now(),
     );
     svc.repo().await?.tasks().create(&task).await?;
-    legacy_import::spawn(svc.clone(), task.clone());
+    legacy_import::spawn(svc.clone(), task.clone(), ctx.clone());
     let mut resp = json_response(StatusCode::CREATED, &task.to_json());
     // Glance sets a relative Location; WebOb absolutizes it.
     if let Ok(v) = HeaderValue::from_str(&format!("{host_url}/v2/tasks/{}", task.id)) {
