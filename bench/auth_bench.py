@@ -11,11 +11,16 @@ twice on the same SQLite database, one after the other:
               (the same database queries as noauth, whose context is an
               admin: the difference is the cost of authentication and
               policy), once a project member's (whose list also filters by
-              visibility and membership, as Glance's does).
+              visibility and membership, as Glance's does);
+  - trusted:  no authtoken, the member's identity given as headers
+              (X-Roles, X-Project-Id), secure-RBAC defaults: the member's
+              queries and policy without token validation, so that
+              keystone-member/trusted is the cost of authentication alone.
 Each side serves GET /v2/images and GET /v2/images/{id} for --duration
 seconds under --concurrency keep-alive connections (bench/loadgen), after a
 warm-up that also fills the token cache. Prints req/s, p99 and the ratio
-keystone/noauth (the Keystone issue's target: >= 0.8).
+keystone/noauth and keystone-member/trusted (the Keystone issue's target:
+>= 0.8).
 
 Python 3.11 standard library only.
 """
@@ -65,12 +70,17 @@ def token(ks_port: int, user: dict) -> str:
     return keystone_helper.token_for(ks_port, user["name"], user["password"], user["project"])
 
 
-def conf_text(d: Path, port: int, workers: int, ks_port: int | None) -> str:
+TRUSTED_PIPELINE = "\n[pipeline:glance-api-trusted]\npipeline = versionnegotiation context rootapp\n"
+
+
+def conf_text(d: Path, port: int, workers: int, ks_port: int | str | None) -> str:
     text = (f"[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {port}\nworkers = {workers}\n"
             f"[database]\nconnection = sqlite:///{d}/glance.sqlite\n"
             f"[glance_store]\nfilesystem_store_datadir = {d}/images\n")
     if ks_port is None:
         return text + "[oslo_policy]\nenforce_new_defaults = false\n"
+    if ks_port == "trusted":
+        return text + "[paste_deploy]\nflavor = trusted\n[oslo_policy]\nenforce_new_defaults = true\n"
     return text + (
         "[paste_deploy]\nflavor = keystone\n"
         f"[keystone_authtoken]\nwww_authenticate_uri = http://127.0.0.1:{ks_port}/v3\n"
@@ -90,8 +100,9 @@ def start(name: str, d: Path, args, ks_port: int | None, live: list) -> sr.Serve
     return srv
 
 
-def measure(name: str, srv: sr.Server, args, tok: str | None, ids: Path) -> dict:
-    headers = ab.JSON_HEADERS + ([f"X-Auth-Token: {tok}"] if tok else [])
+def measure(name: str, srv: sr.Server, args, tok: str | None, ids: Path,
+            identity: list[str] | None = None) -> dict:
+    headers = ab.JSON_HEADERS + ([f"X-Auth-Token: {tok}"] if tok else []) + (identity or [])
     out = {}
     for label, path, extra in [("list", "/v2/images", {}), ("show", "/v2/images/{id}", {"ids": ids})]:
         ab.loadgen(args, srv.port, path, duration=args.warmup, headers=headers, **extra)
@@ -148,6 +159,17 @@ def main() -> int:
 
         srv = start("glimpse-noauth", d, args, None, live)
         results["noauth"] = measure("noauth", srv, args, None, ids_file)
+        status, body = ab.request(srv.port, "GET", f"/v2/images/{ids[0]}", None)
+        project = json.loads(body)["owner"]
+        srv.stop(30)
+        live.remove(srv)
+
+        with open(d / "glance-api-paste.ini", "a") as f:
+            f.write(TRUSTED_PIPELINE)
+        srv = start("glimpse-trusted", d, args, "trusted", live)
+        identity = ["X-Identity-Status: Confirmed", "X-Roles: member,reader",
+                    f"X-Project-Id: {project}", "X-User-Id: alice"]
+        results["trusted"] = measure("trusted (member)", srv, args, None, ids_file, identity)
         srv.stop(30)
         live.remove(srv)
     finally:
@@ -165,6 +187,12 @@ def main() -> int:
               f"{m['ok_rps']:17.1f}{m['ok_rps'] / a['ok_rps']:7.2f}x")
         print(f"{'    p99 ms':20}{a['latency_ms']['p99']:10.2f}{k['latency_ms']['p99']:16.2f}{'':8}"
               f"{m['latency_ms']['p99']:17.2f}")
+    print("\nThe member with a token against the same member without token validation (trusted headers):")
+    print(f"{'':20}{'trusted':>10}{'keystone member':>17}{'ratio':>8}")
+    for label in ["list", "show"]:
+        t, m = (results[s][label] for s in ["trusted", "member"])
+        print(f"{label + ' req/s':20}{t['ok_rps']:10.1f}{m['ok_rps']:17.1f}{m['ok_rps'] / t['ok_rps']:7.2f}x")
+        print(f"{'    p99 ms':20}{t['latency_ms']['p99']:10.2f}{m['latency_ms']['p99']:17.2f}")
     return 0
 
 
