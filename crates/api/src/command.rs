@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use glimpse_background::heartbeat::Heartbeat;
 use glimpse_config::{ConfigError, ConfigOpts, Opt, Parsed};
 use glimpse_http::SharedHandler;
 use glimpse_http::server::{ServerConfig, Shutdown, serve};
@@ -188,6 +189,7 @@ pub fn register_options(conf: &mut ConfigOpts) -> Result<(), ConfigError> {
     crate::v2::info::register_opts(conf)?;
     crate::v2::service::register_opts(conf)?;
     crate::v2::tasks::register_opts(conf)?;
+    glimpse_background::heartbeat::register_opts(conf)?;
     crate::protections::register_opts(conf)?;
     crate::context::ContextSettings::register_opts(conf)?;
     glimpse_store::register_opts(conf)?;
@@ -437,6 +439,12 @@ pub fn build_generation(l: &Loaded, initial: bool) -> Result<Generation, Fatal> 
         )?;
         warn_if_noauth(&api, flavor.as_deref());
         let workers = workers.map(|w| w as usize).unwrap_or(default_workers);
+        // The main API's first worker keeps the node's service record.
+        let heartbeat = if api == MAIN_API {
+            Heartbeat::from_conf(conf, port).map_err(|e| Fatal::new(format!("ERROR: {e}"), 1))?
+        } else {
+            None
+        };
         services.push(ServiceSpec {
             name: api,
             workers,
@@ -447,7 +455,7 @@ pub fn build_generation(l: &Loaded, initial: bool) -> Result<Generation, Fatal> 
                 tcp_keepidle: keepidle,
                 retry_for: retry,
             }),
-            worker: http_worker(handler, server.clone()),
+            worker: http_worker(handler, server.clone(), heartbeat),
         });
     }
     // Last, so that configuration and paste errors are reported first.
@@ -581,10 +589,19 @@ fn server_config(conf: &ConfigOpts) -> Result<ServerConfig, Fatal> {
 }
 
 /// The worker body of an HTTP service: serve until told to drain.
-fn http_worker(handler: SharedHandler, cfg: ServerConfig) -> WorkerFn {
+fn http_worker(
+    handler: SharedHandler,
+    cfg: ServerConfig,
+    heartbeat: Option<Heartbeat>,
+) -> WorkerFn {
     Arc::new(move |ctx| {
         let handler = handler.clone();
         let cfg = cfg.clone();
+        if ctx.index == 0
+            && let Some(h) = heartbeat.clone()
+        {
+            tokio::spawn(h.run(ctx.shutdown.clone()));
+        }
         Box::pin(async move {
             let Some(listener) = ctx.listener else {
                 log::error!(target: LOG, "{} worker started without a socket", ctx.service);

@@ -22,6 +22,8 @@
 //! - [`images`]: the image repository ([`images::Repo`]): images, properties,
 //!   tags, locations and members with Glance's semantics, one code path for
 //!   the three backends.
+//! - [`services`]: service records and heartbeats (`glimpse_services`,
+//!   Glance's `node_reference`).
 //! - [`tasks`]: the task repository (tasks and their info).
 //! - [`metadefs`]: the metadata-definition repository (namespaces,
 //!   resource types, objects, properties, tags) on the same pool, and the
@@ -48,6 +50,7 @@ pub mod metadefs;
 pub mod migrate;
 pub mod pool;
 pub mod schema;
+pub mod services;
 pub mod tasks;
 pub mod url;
 

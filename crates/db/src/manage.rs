@@ -49,7 +49,7 @@ fn split_args(args: &[String]) -> (Vec<String>, Vec<String>) {
 fn usage() -> String {
     format!(
         "usage: {PROG} [-h] [--config-dir DIR] [--config-file PATH] [--version]\n\
-         {:width$}{{db,db_sync,db_version,db_check,db_load_metadefs}} ...\n",
+         {:width$}{{db,db_sync,db_version,db_check,db_load_metadefs,service}} ...\n",
         "",
         width = PROG.len() + 8
     )
@@ -103,7 +103,9 @@ pub fn manage_main(args: &[String]) -> i32 {
     let (opt_args, words) = split_args(args);
     let opt_args = with_default_files(opt_args);
     let mut conf = ConfigOpts::new("glance", PROG, env!("CARGO_PKG_VERSION"));
-    if let Err(e) = config::register_opts(&mut conf) {
+    if let Err(e) =
+        config::register_opts(&mut conf).and_then(|_| crate::services::register_opts(&mut conf))
+    {
         eprintln!("ERROR: {e}");
         return 99;
     }
@@ -116,7 +118,8 @@ pub fn manage_main(args: &[String]) -> i32 {
                  db version   print the database's alembic revision\n  \
                  db check     report whether an upgrade is pending (exit 3 if so)\n  \
                  db load_metadefs [--path DIR] [--merge [--prefer_new|--overwrite]]\n               \
-                 load metadata-definition seed files (default [DEFAULT] metadata_source_path)"
+                 load metadata-definition seed files (default [DEFAULT] metadata_source_path)\n  \
+                 service list show the nodes' service records, up or down ([DEFAULT] service_down_time)"
             );
             return 0;
         }
@@ -175,9 +178,16 @@ pub fn manage_main(args: &[String]) -> i32 {
                 _ => return usage_error(&format!("unrecognized arguments: {}", rest.join(" "))),
             }
         }
+        ["service"] => return usage_error("the following arguments are required: action"),
+        ["service", "list"] => Action::Services,
+        ["service", other, ..] => {
+            return usage_error(&format!(
+                "argument action: invalid choice: '{other}' (choose from 'list')"
+            ));
+        }
         [other, ..] => {
             return usage_error(&format!(
-                "argument command: invalid choice: '{other}' (choose from 'db', 'db_sync', 'db_version', 'db_check', 'db_load_metadefs')"
+                "argument command: invalid choice: '{other}' (choose from 'db', 'db_sync', 'db_version', 'db_check', 'db_load_metadefs', 'service')"
             ));
         }
     };
@@ -220,6 +230,7 @@ pub fn manage_main(args: &[String]) -> i32 {
         let result = match &action {
             Action::Plain(a) => run(&db, a).await,
             Action::Load(l) => load(&db, &conf, l).await,
+            Action::Services => services(&db, &conf).await,
         };
         let code = match result {
             Ok(code) => code,
@@ -237,6 +248,7 @@ pub fn manage_main(args: &[String]) -> i32 {
 enum Action {
     Plain(String),
     Load(LoadArgs),
+    Services,
 }
 
 impl Action {
@@ -244,6 +256,7 @@ impl Action {
         match self {
             Action::Plain(a) => a,
             Action::Load(_) => "load_metadefs",
+            Action::Services => "service list",
         }
     }
 }
@@ -320,6 +333,21 @@ async fn load(db: &Db, conf: &ConfigOpts, args: &LoadArgs) -> Result<i32, DbErro
         report.merged.len(),
         report.skipped.len(),
         report.failed.len()
+    );
+    Ok(0)
+}
+
+/// `service list`: every recorded node, up or down.
+async fn services(db: &Db, conf: &ConfigOpts) -> Result<i32, DbError> {
+    let down_after = conf
+        .get_int("DEFAULT", "service_down_time")
+        .map_err(|e| DbError::Config(e.to_string()))?
+        .unwrap_or(60);
+    let repo = crate::images::Repo::new(db.clone());
+    let records = repo.services().list().await?;
+    print!(
+        "{}",
+        crate::services::list_table(&records, crate::images::now(), down_after)
     );
     Ok(0)
 }
