@@ -460,23 +460,26 @@ fn run_sequence(port: u16) -> Side {
 #[test]
 fn images_api_same_as_glance_33() {
     let Some(venv) = glance_venv() else { return };
-    let gdir = TempDir::new("glance-img-data");
-    std::fs::create_dir_all(gdir.path().join("images")).unwrap();
-    let glance = Glance::start(&venv, &conf(gdir.path()));
-    let gside = run_sequence(glance.port);
-    drop(glance);
-    if glance_only() {
-        return conclude(gside, None, ACCEPTED_DIFFERENCES);
+    for b in backends("glimpse_imgdiff") {
+        b.prepare();
+        let gdir = TempDir::new("glance-img-data");
+        std::fs::create_dir_all(gdir.path().join("images")).unwrap();
+        let glance = Glance::start(&venv, &on_database(&conf(gdir.path()), b.glance.as_ref()));
+        let gside = run_sequence(glance.port);
+        drop(glance);
+        if glance_only() {
+            return conclude(&gside, None, b.name, ACCEPTED_DIFFERENCES);
+        }
+        let port = free_port();
+        let mdir = TempDir::new("glimpse-img-data");
+        std::fs::create_dir_all(mdir.path().join("images")).unwrap();
+        let mconf = on_database(&conf(mdir.path()), b.glimpse.as_ref()).replace(
+            "workers = 1\n",
+            &format!("workers = 1\nbind_port = {port}\n"),
+        );
+        let glimpse = start(&mconf);
+        let mside = run_sequence(glimpse.port);
+        drop(glimpse);
+        conclude(&gside, Some(&mside), b.name, ACCEPTED_DIFFERENCES);
     }
-    let port = free_port();
-    let mdir = TempDir::new("glimpse-img-data");
-    std::fs::create_dir_all(mdir.path().join("images")).unwrap();
-    let mconf = conf(mdir.path()).replace(
-        "workers = 1\n",
-        &format!("workers = 1\nbind_port = {port}\n"),
-    );
-    let glimpse = start(&mconf);
-    let mside = run_sequence(glimpse.port);
-    drop(glimpse);
-    conclude(gside, Some(mside), ACCEPTED_DIFFERENCES);
 }

@@ -657,56 +657,58 @@ fn metadefs_api_same_as_glance_33() {
     let Some(venv) = glance_venv() else { return };
     let seeds = venv.join("etc/glance/metadefs");
     assert!(seeds.is_dir(), "the venv lacks {}", seeds.display());
-
-    let gdir = TempDir::new("glance-md-data");
-    let glance = Glance::start_with_paste(&venv, &conf(gdir.path()), TRUSTED_PASTE);
-    let gcfg = glance.dir.path().join("glance-api.conf");
-    let gseed = || {
-        let out = Command::new(venv.join("bin/glance-manage"))
-            .arg("--config-file")
-            .arg(&gcfg)
-            .arg("db_load_metadefs")
-            .arg(&seeds)
-            .env("HOME", glance.dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+    for b in backends("glimpse_mddiff") {
+        b.prepare();
+        let gdir = TempDir::new("glance-md-data");
+        let gconf = on_database(&conf(gdir.path()), b.glance.as_ref());
+        let glance = Glance::start_with_paste(&venv, &gconf, TRUSTED_PASTE);
+        let gcfg = glance.dir.path().join("glance-api.conf");
+        let gseed = || {
+            let out = Command::new(venv.join("bin/glance-manage"))
+                .arg("--config-file")
+                .arg(&gcfg)
+                .arg("db_load_metadefs")
+                .arg(&seeds)
+                .env("HOME", glance.dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let gside = run_sequence(glance.port, &gseed);
+        drop(glance);
+        if glance_only() {
+            return conclude(&gside, None, b.name, ACCEPTED_DIFFERENCES);
+        }
+        let port = free_port();
+        let mdir = TempDir::new("glimpse-md-data");
+        let srv_dir = TempDir::new("glimpse-md");
+        srv_dir.write("glance-api-paste.ini", &format!("{PASTE}\n{TRUSTED_PASTE}"));
+        let mconf = on_database(&conf(mdir.path()), b.glimpse.as_ref()).replace(
+            "workers = 1\n",
+            &format!("workers = 1\nbind_port = {port}\n"),
         );
-    };
-    let gside = run_sequence(glance.port, &gseed);
-    drop(glance);
-    if glance_only() {
-        return conclude(gside, None, ACCEPTED_DIFFERENCES);
+        let glimpse = start_in(srv_dir, &mconf, &[], true);
+        let mcfg = glimpse.dir.path().join("glance-api.conf");
+        let mseed = || {
+            let out = Command::new(bin())
+                .args(["manage", "--config-file"])
+                .arg(&mcfg)
+                .args(["db", "load_metadefs"])
+                .arg(&seeds)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let mside = run_sequence(glimpse.port, &mseed);
+        drop(glimpse);
+        conclude(&gside, Some(&mside), b.name, ACCEPTED_DIFFERENCES);
     }
-
-    let port = free_port();
-    let mdir = TempDir::new("glimpse-md-data");
-    let srv_dir = TempDir::new("glimpse-md");
-    srv_dir.write("glance-api-paste.ini", &format!("{PASTE}\n{TRUSTED_PASTE}"));
-    let mconf = conf(mdir.path()).replace(
-        "workers = 1\n",
-        &format!("workers = 1\nbind_port = {port}\n"),
-    );
-    let glimpse = start_in(srv_dir, &mconf, &[], true);
-    let mcfg = glimpse.dir.path().join("glance-api.conf");
-    let mseed = || {
-        let out = Command::new(bin())
-            .args(["manage", "--config-file"])
-            .arg(&mcfg)
-            .args(["db", "load_metadefs"])
-            .arg(&seeds)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let mside = run_sequence(glimpse.port, &mseed);
-    drop(glimpse);
-    conclude(gside, Some(mside), ACCEPTED_DIFFERENCES);
 }

@@ -162,25 +162,29 @@ fn run_sequence(port: u16, files: u16) -> Side {
 fn tasks_api_same_as_glance_33() {
     let Some(venv) = glance_venv() else { return };
     let files = serve_image_files();
-    let gdir = TempDir::new("glance-task-data");
-    std::fs::create_dir_all(gdir.path().join("images")).unwrap();
-    let glance = Glance::start_with_paste(&venv, &conf(gdir.path(), files), TRUSTED_PASTE);
-    let gside = run_sequence(glance.port, files);
-    drop(glance);
-    if glance_only() {
-        return conclude(gside, None, ACCEPTED_DIFFERENCES);
+    for b in backends("glimpse_taskdiff") {
+        b.prepare();
+        let gdir = TempDir::new("glance-task-data");
+        std::fs::create_dir_all(gdir.path().join("images")).unwrap();
+        let gconf = on_database(&conf(gdir.path(), files), b.glance.as_ref());
+        let glance = Glance::start_with_paste(&venv, &gconf, TRUSTED_PASTE);
+        let gside = run_sequence(glance.port, files);
+        drop(glance);
+        if glance_only() {
+            return conclude(&gside, None, b.name, ACCEPTED_DIFFERENCES);
+        }
+        let port = free_port();
+        let mdir = TempDir::new("glimpse-task-data");
+        std::fs::create_dir_all(mdir.path().join("images")).unwrap();
+        let srv_dir = TempDir::new("glimpse-tasks");
+        srv_dir.write("glance-api-paste.ini", &format!("{PASTE}\n{TRUSTED_PASTE}"));
+        let mconf = on_database(&conf(mdir.path(), files), b.glimpse.as_ref()).replace(
+            "workers = 1\n",
+            &format!("workers = 1\nbind_port = {port}\n"),
+        );
+        let glimpse = start_in(srv_dir, &mconf, &[], true);
+        let mside = run_sequence(glimpse.port, files);
+        drop(glimpse);
+        conclude(&gside, Some(&mside), b.name, ACCEPTED_DIFFERENCES);
     }
-    let port = free_port();
-    let mdir = TempDir::new("glimpse-task-data");
-    std::fs::create_dir_all(mdir.path().join("images")).unwrap();
-    let srv_dir = TempDir::new("glimpse-tasks");
-    srv_dir.write("glance-api-paste.ini", &format!("{PASTE}\n{TRUSTED_PASTE}"));
-    let mconf = conf(mdir.path(), files).replace(
-        "workers = 1\n",
-        &format!("workers = 1\nbind_port = {port}\n"),
-    );
-    let glimpse = start_in(srv_dir, &mconf, &[], true);
-    let mside = run_sequence(glimpse.port, files);
-    drop(glimpse);
-    conclude(gside, Some(mside), ACCEPTED_DIFFERENCES);
 }

@@ -11,9 +11,11 @@
 //! - renaming an object or property onto an existing name is a clean
 //!   `Duplicate` (Glance means to say 409 and fails with a 500).
 //!
-//! Child rows are read in name order (objects, properties), insertion
-//! order (associations) and newest first (tags), which is what Glance's
-//! queries give in practice; no order is promised there.
+//! Child rows are read in name order (objects, properties; id order on
+//! MySQL), insertion order (associations) and newest first (tags), which
+//! is what Glance's queries give in practice on each backend; no order is
+//! promised there (on MySQL, Glance's association order changes with the
+//! optimizer's plan).
 //!
 //! [`load`] is `glance-manage db_load_metadefs`.
 
@@ -200,6 +202,16 @@ fn bind_ns_column(q: &mut Sql, ns: &Namespace, col: &str) {
         _ => {
             q.opt_ts(ns.updated_at);
         }
+    }
+}
+
+/// The order of a namespace's objects or properties, as Glance's unordered
+/// query returns them: by name (the `(namespace_id, name)` unique index)
+/// on SQLite and PostgreSQL, by id (InnoDB's clustered key) on MySQL.
+fn child_order(d: Dialect) -> &'static str {
+    match d.0 {
+        crate::Backend::MySql => "id",
+        _ => "name",
     }
 }
 
@@ -539,7 +551,9 @@ impl Metadefs<'_> {
             q.int(*id);
         }
         // Glance's query has no ORDER BY: rows come in insertion order on
-        // SQLite and PostgreSQL, in key order on MySQL.
+        // SQLite and PostgreSQL; on MySQL the order follows whichever plan
+        // the optimizer picks (it changes as the tables grow), so the
+        // primary key's order is as good as any.
         q.push(") ORDER BY ")
             .push(&d.insertion_order("nrt", "nrt.resource_type_id"));
         let kinds = [
@@ -700,7 +714,7 @@ impl Metadefs<'_> {
     /// The namespace's objects, by name.
     pub async fn objects(&self, ns: &Namespace) -> Result<Vec<MetaObject>, DbError> {
         let mut q = self.object_select(ns);
-        q.push(" ORDER BY name");
+        q.push(" ORDER BY ").push(child_order(self.d()));
         fetch(Conn::Pool(self.db()), &q, OBJ_KINDS)
             .await?
             .iter()
@@ -863,7 +877,7 @@ impl Metadefs<'_> {
     /// The namespace's properties, by name.
     pub async fn properties(&self, ns: &Namespace) -> Result<Vec<Property>, DbError> {
         let mut q = self.property_select(ns);
-        q.push(" ORDER BY name");
+        q.push(" ORDER BY ").push(child_order(self.d()));
         Ok(fetch(Conn::Pool(self.db()), &q, &[Kind::Text, Kind::Text])
             .await?
             .iter()

@@ -123,6 +123,12 @@ pub fn normalise_json(v: &mut Value) {
                     ("tags", Value::Array(a)) if a.iter().all(Value::is_string) => {
                         a.sort_by(|p, q| p.as_str().cmp(&q.as_str()));
                     }
+                    ("resource_type_associations", Value::Array(a))
+                        if UNORDERED_ASSOCIATIONS.load(std::sync::atomic::Ordering::Relaxed) =>
+                    {
+                        a.iter_mut().for_each(normalise_json);
+                        a.sort_by(|p, q| p["name"].as_str().cmp(&q["name"].as_str()));
+                    }
                     _ => normalise_json(x),
                 }
             }
@@ -342,6 +348,14 @@ impl Side {
             && let Some(id) = parsed.as_ref().and_then(|v| v["id"].as_str())
         {
             self.learn(id);
+            if CREATE_PAUSE.load(std::sync::atomic::Ordering::Relaxed) {
+                // Into the next wall-clock second (MySQL's DATETIME unit).
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                let rest = 1_000_000_000 - u64::from(now.subsec_nanos());
+                std::thread::sleep(std::time::Duration::from_nanos(rest + 20_000_000));
+            }
         }
         let text = self.norm(&r.text());
         let body = match parsed.and_then(|_| serde_json::from_str::<Value>(&text).ok()) {
@@ -556,8 +570,14 @@ pub fn glance_only() -> bool {
 
 /// The end of a differential test: writes the dump if asked, checks that
 /// Glance met the sequence's own assumptions, and fails with every
-/// difference not `accepted`. `glimpse` is `None` in Glance-only runs.
-pub fn conclude(gside: Side, glimpse: Option<Side>, accepted: &[(&str, &str, &str)]) {
+/// difference not `accepted`. `glimpse` is `None` in Glance-only runs;
+/// `backend` names the database Glimpse ran on.
+pub fn conclude(
+    gside: &Side,
+    glimpse: Option<&Side>,
+    backend: &str,
+    accepted: &[(&str, &str, &str)],
+) {
     let dump_to = std::env::var("GLIMPSE_DIFF_DUMP").ok();
     let g = &gside.recs;
     let Some(mside) = glimpse else {
@@ -589,13 +609,94 @@ pub fn conclude(gside: Side, glimpse: Option<Side>, accepted: &[(&str, &str, &st
     );
     let mut diffs = compare(g, m, accepted);
     diffs.extend(mside.checks.iter().map(|c| format!("glimpse only: {c}")));
-    eprintln!("{} requests compared against Glance 33", g.len());
+    eprintln!(
+        "{} requests compared against Glance 33 (Glimpse on {backend})",
+        g.len()
+    );
     assert!(
         diffs.is_empty(),
-        "{} differences from Glance 33 over {} requests \
+        "{} differences from Glance 33 over {} requests with Glimpse on {backend} \
          (GLIMPSE_DIFF_DUMP=/tmp/x.json writes both transcripts):\n{}",
         diffs.len(),
         g.len(),
         diffs.join("\n")
     );
+}
+
+/// The databases a differential test runs on: SQLite always (`None`: the
+/// test's own files), PostgreSQL and MariaDB when their servers answer. On
+/// each, Glance and Glimpse get a scratch database of their own (dropped
+/// afterwards), so that each backend's own rules (where NULLs sort, say)
+/// are compared like with like.
+pub struct Backend {
+    pub name: &'static str,
+    pub glance: Option<crate::common::ScratchDb>,
+    pub glimpse: Option<crate::common::ScratchDb>,
+}
+
+/// Whether each image or task create waits for the next second (see
+/// [`Backend::prepare`]).
+static CREATE_PAUSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether metadef `resource_type_associations` lists are compared as sets
+/// (see [`Backend::prepare`]).
+static UNORDERED_ASSOCIATIONS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+impl Backend {
+    /// Run before each side's sequence. MySQL's `DATETIME` keeps whole
+    /// seconds, so rows created within one second tie on `created_at` and
+    /// a list orders them by id: random UUIDs that differ between the two
+    /// runs. On MariaDB, each create is followed by a wait for the next
+    /// second, so that the order compared is the creation order on both
+    /// sides.
+    ///
+    /// Also on MariaDB, Glance reads a namespace's resource-type
+    /// associations with a join whose order follows the optimizer's plan,
+    /// which changes as the tables grow (seen within one run); those lists
+    /// are compared as sets there.
+    pub fn prepare(&self) {
+        let mysql = self.name == "MariaDB";
+        CREATE_PAUSE.store(mysql, std::sync::atomic::Ordering::Relaxed);
+        UNORDERED_ASSOCIATIONS.store(mysql, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+pub fn backends(prefix: &str) -> Vec<Backend> {
+    let mut out = vec![Backend {
+        name: "SQLite",
+        glance: None,
+        glimpse: None,
+    }];
+    for (postgres, name) in [(true, "PostgreSQL"), (false, "MariaDB")] {
+        let Some(g) = crate::common::ScratchDb::create(postgres, &format!("{prefix}_g")) else {
+            continue;
+        };
+        if let Some(m) = crate::common::ScratchDb::create(postgres, &format!("{prefix}_m")) {
+            out.push(Backend {
+                name,
+                glance: Some(g),
+                glimpse: Some(m),
+            });
+        }
+    }
+    out
+}
+
+/// `conf` with its `connection = sqlite…` line pointing at `db` instead.
+pub fn on_database(conf: &str, db: Option<&crate::common::ScratchDb>) -> String {
+    let Some(db) = db else {
+        return conf.to_string();
+    };
+    conf.lines()
+        .map(|l| {
+            if l.starts_with("connection = sqlite") {
+                format!("connection = {}", db.url)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }

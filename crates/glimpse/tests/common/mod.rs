@@ -467,6 +467,18 @@ impl Glance {
     /// paste file (e.g. a pipeline of one's own, selected by
     /// `[paste_deploy] flavor`).
     pub fn start_with_paste(venv: &Path, conf: &str, paste_extra: &str) -> Glance {
+        Glance::launch(venv, conf, paste_extra, true)
+    }
+
+    /// Like [`Glance::start_with_paste`] on a database that already has
+    /// Glance's schema, left as it is: no `glance-manage db_sync` first
+    /// (e.g. one made by `glimpse manage db sync`, which Glance must use
+    /// unchanged).
+    pub fn start_on_existing_db(venv: &Path, conf: &str, paste_extra: &str) -> Glance {
+        Glance::launch(venv, conf, paste_extra, false)
+    }
+
+    fn launch(venv: &Path, conf: &str, paste_extra: &str, db_sync: bool) -> Glance {
         let dir = TempDir::new("glance");
         let port = free_port();
         let paste = venv.join("etc/glance/glance-api-paste.ini");
@@ -474,19 +486,21 @@ impl Glance {
         let stock = std::fs::read_to_string(paste).unwrap();
         dir.write("glance-api-paste.ini", &format!("{stock}\n{paste_extra}"));
         let cfg = dir.write("glance-api.conf", conf);
-        let out = Command::new(venv.join("bin/glance-manage"))
-            .arg("--config-file")
-            .arg(&cfg)
-            .arg("db_sync")
-            .current_dir(dir.path())
-            .env("HOME", dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "glance-manage db_sync: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if db_sync {
+            let out = Command::new(venv.join("bin/glance-manage"))
+                .arg("--config-file")
+                .arg(&cfg)
+                .arg("db_sync")
+                .current_dir(dir.path())
+                .env("HOME", dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "glance-manage db_sync: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let log = std::fs::File::create(dir.path().join("gunicorn.log")).unwrap();
         let child = Command::new(venv.join("bin/gunicorn"))
             .args([
@@ -517,6 +531,13 @@ impl Glance {
             std::fs::read_to_string(g.dir.path().join("gunicorn.log")).unwrap_or_default()
         );
         g
+    }
+}
+
+impl Glance {
+    /// What gunicorn and Glance logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("gunicorn.log")).unwrap_or_default()
     }
 }
 
@@ -624,3 +645,84 @@ pub const TRUSTED_MEMBER: &[(&str, &str)] = &[
     ("Accept", "application/json"),
     ("Content-Type", "application/json"),
 ];
+
+/// A scratch database on the loopback PostgreSQL (postgres, trust) or
+/// MariaDB/MySQL (root, no password) server, dropped when this goes out
+/// of scope. Created with the servers' own command-line clients.
+pub struct ScratchDb {
+    /// The `[database] connection` URL for it.
+    pub url: String,
+    name: String,
+    postgres: bool,
+}
+
+impl ScratchDb {
+    fn admin(postgres: bool, sql: &str) -> bool {
+        let mut cmd = if postgres {
+            let mut c = Command::new("psql");
+            c.args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-q",
+                "-c",
+                sql,
+            ]);
+            c
+        } else {
+            let mut c = Command::new("mysql");
+            c.args(["-h", "127.0.0.1", "-P", "3306", "-u", "root", "-e", sql]);
+            c
+        };
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// A fresh database, or `None` (with a loud note) when the server or
+    /// its client is missing.
+    pub fn create(postgres: bool, prefix: &str) -> Option<ScratchDb> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("{prefix}_{}_{nanos}", std::process::id());
+        if !Self::admin(postgres, &format!("CREATE DATABASE {name}")) {
+            eprintln!(
+                "\n!!!! SKIPPED: no {} on 127.0.0.1 (or no `{}` client): this part did not run.\n",
+                if postgres {
+                    "PostgreSQL"
+                } else {
+                    "MariaDB/MySQL"
+                },
+                if postgres { "psql" } else { "mysql" }
+            );
+            return None;
+        }
+        let url = if postgres {
+            format!("postgresql+psycopg2://postgres@127.0.0.1:5432/{name}")
+        } else {
+            format!("mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8")
+        };
+        Some(ScratchDb {
+            url,
+            name,
+            postgres,
+        })
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        let sql = if self.postgres {
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
+        } else {
+            format!("DROP DATABASE IF EXISTS {}", self.name)
+        };
+        Self::admin(self.postgres, &sql);
+    }
+}
