@@ -197,6 +197,11 @@ impl Caller<'_> {
         self.protections.is_enabled()
     }
 
+    /// The request context's `is_admin` (the `context_is_admin` rule).
+    pub fn is_admin(&self) -> bool {
+        self.ctx.is_admin
+    }
+
     /// May the caller perform `op` on the extra property `name`? Always
     /// yes without protections.
     pub fn allows(&self, name: &str, op: Operation) -> bool {

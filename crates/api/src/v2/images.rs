@@ -79,10 +79,23 @@ pub fn viewer(ctx: &RequestContext) -> Viewer {
 
 /// The image JSON as the serializer writes it, with only the extra
 /// properties the caller may read.
+///
+/// A deactivated image shows no locations to a caller who is not an
+/// admin: Glance's DB API empties them when it loads such an image for
+/// such a caller (`_normalize_locations`), so its `locations` is `[]` and
+/// it has no `direct_url` (or `stores`). Glimpse hides them here only,
+/// where they are shown: the image it loaded keeps its locations, so that
+/// deleting it still deletes its data (Glance's delete, finding none,
+/// leaves the file behind).
 pub fn render(svc: &ImageService, caller: &Caller<'_>, image: &Image) -> Value {
-    image_json_readable(image, svc.schema(), svc.settings.render, &|k| {
-        caller.can_read(k)
-    })
+    let readable = |k: &str| caller.can_read(k);
+    if image.status == ImageStatus::Deactivated && !caller.is_admin() && !image.locations.is_empty()
+    {
+        let mut shown = image.clone();
+        shown.locations.clear();
+        return image_json_readable(&shown, svc.schema(), svc.settings.render, &readable);
+    }
+    image_json_readable(image, svc.schema(), svc.settings.render, &readable)
 }
 
 /// `image_repo.get`: 404 "No image found with ID …" when missing or not
