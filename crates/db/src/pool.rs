@@ -330,9 +330,23 @@ impl Db {
         }
     }
 
-    /// Begins a read-only unit of work (a plain deferred transaction).
+    /// Begins a read-only unit of work whose statements all see one
+    /// snapshot, so that a row and its child rows read in several
+    /// statements are never torn by a write committing in between.
+    /// PostgreSQL needs `REPEATABLE READ` for that (its default, READ
+    /// COMMITTED, gives each statement a snapshot of its own); read-only
+    /// transactions at that level never fail to serialize. InnoDB's default
+    /// is already REPEATABLE READ, and a SQLite read transaction keeps the
+    /// snapshot of its first read.
     pub async fn begin_read(&self) -> Result<Tx, DbError> {
-        Ok(on_backend!(self, Db, |p| p.begin().await?.into()))
+        Ok(match self {
+            Db::Postgres(p) => p
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?
+                .into(),
+            Db::Sqlite(p, _) => p.begin().await?.into(),
+            Db::MySql(p) => p.begin().await?.into(),
+        })
     }
 
     /// Runs SQL text without parameters (several statements allowed).

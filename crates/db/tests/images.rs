@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{on_mysql, on_postgres, open, scalar, scratch_dir};
 
-use glimpse_db::images::{Repo, Viewer};
+use glimpse_db::images::{Repo, Update, Viewer};
 use glimpse_db::{Backend, Db, DbError};
 use glimpse_domain::py::{Timestamp, parse_query_string};
 use glimpse_domain::{
@@ -74,6 +74,7 @@ async fn suite(db: &Db) {
     round_trip_and_duplicates(&repo).await;
     save_semantics(&repo).await;
     cas(&repo).await;
+    read_modify_write(&repo).await;
     destroy(&repo).await;
     members(&repo).await;
     tags_and_counts(&repo).await;
@@ -336,6 +337,111 @@ async fn cas(repo: &Repo) {
         wins += usize::from(r.unwrap());
     }
     assert_eq!(wins, 1);
+}
+
+/// `Repo::update`: concurrent read-modify-writes (and tag changes) of one
+/// image lose nothing; `Keep` writes nothing, an error rolls back,
+/// `Destroy` deletes and hands back the locations; missing, deleted and
+/// invisible images are `NotFound`.
+async fn read_modify_write(repo: &Repo) {
+    let mut i = img("rmw-1", Some("p1"), Visibility::Private, 25);
+    i.locations = vec![Location {
+        url: "file:///rmw-1".into(),
+        metadata: Default::default(),
+        status: "active".into(),
+        id: None,
+    }];
+    let created = repo.create(&i).await.unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let repo = repo.clone();
+        set.spawn(async move {
+            if n % 2 == 0 {
+                repo.tag_add("rmw-1", &format!("tag-{n}")).await.map(|_| ())
+            } else {
+                repo.update("rmw-1", None, |img| {
+                    img.extra_properties
+                        .set(&format!("k{n}"), Some(format!("v{n}")));
+                    img.tags.push(format!("tag-{n}"));
+                    Ok::<_, DbError>(Update::Save(()))
+                })
+                .await
+                .map(|_| ())
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap().unwrap();
+    }
+    let after = repo.get_any("rmw-1").await.unwrap();
+    assert_eq!(after.tags.len(), 8, "{:?}", after.tags);
+    for n in [1, 3, 5, 7] {
+        assert_eq!(
+            after.extra_properties.get(&format!("k{n}")),
+            Some(&Some(format!("v{n}"))),
+            "{:?}",
+            after.extra_properties
+        );
+    }
+    assert!(after.updated_at > created.updated_at);
+    assert_eq!(after.locations.len(), 1);
+
+    // Keep: nothing written, the image as read comes back.
+    let (seen, out) = repo
+        .update("rmw-1", None, |img| {
+            img.name = Some("not saved".into());
+            Ok::<_, DbError>(Update::Keep(7))
+        })
+        .await
+        .unwrap();
+    assert_eq!((seen.name.as_deref(), out), (Some("not saved"), 7));
+    assert_eq!(repo.get_any("rmw-1").await.unwrap(), after);
+    // An error rolls back.
+    let r: Result<(Image, ()), DbError> = repo
+        .update("rmw-1", None, |img| {
+            img.name = Some("not saved".into());
+            Err(DbError::Other("refused".into()))
+        })
+        .await;
+    assert_eq!(r.unwrap_err(), DbError::Other("refused".into()));
+    assert_eq!(repo.get_any("rmw-1").await.unwrap(), after);
+    // Visibility, as `get`.
+    let private = |v: Viewer| {
+        let repo = repo.clone();
+        async move {
+            repo.update("rmw-1", Some(&v), |_| Ok::<_, DbError>(Update::Keep(())))
+                .await
+                .map(|_| ())
+        }
+    };
+    assert!(matches!(
+        private(Viewer::project("p2")).await,
+        Err(DbError::NotFound(_))
+    ));
+    private(Viewer::project("p1")).await.unwrap();
+    // Destroy hands back what the image had, locations included.
+    let (gone, ()) = repo
+        .update("rmw-1", None, |_| {
+            Ok::<_, DbError>(Update::Destroy(ImageStatus::Deleted, ()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(gone.locations.len(), 1);
+    assert_eq!(gone.locations[0].url, "file:///rmw-1");
+    assert_eq!(
+        scalar(
+            repo.db(),
+            "SELECT status FROM image_locations WHERE image_id = 'rmw-1'"
+        )
+        .await,
+        "deleted"
+    );
+    for id in ["rmw-1", "rmw-missing"] {
+        let r = repo
+            .update(id, None, |_| Ok::<_, DbError>(Update::Save(())))
+            .await;
+        assert!(matches!(r, Err(DbError::NotFound(_))), "{id}: {r:?}");
+    }
 }
 
 async fn destroy(repo: &Repo) {

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use glimpse_db::DbError;
+use glimpse_db::images::Update;
 use glimpse_domain::{Image, ImageStatus, Location};
 use glimpse_http::fault::HttpError;
 use glimpse_http::{Body, Request, Response};
@@ -23,7 +24,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value};
 
 use super::data::{self, HashingStream, RangeDecision};
-use super::images::get_image;
+use super::images::{get_image, viewer};
 use super::service::{ImageService, context, handler, param, reject_body};
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult, bad_request, forbidden, http_error};
@@ -122,38 +123,40 @@ async fn upload(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
     let (store_id, store) = target_store(&svc, &req)?;
     let store = store.clone();
     let id = param(&p, "image_id").to_string();
-    let mut image = get_image(&svc, &ctx, &id).await?;
-    ImagePolicy::new(&ctx, &svc.enforcer, &image)
-        .upload_image()
-        .map_err(|e| match e {
-            ApiError::Http(h) if h.status() == StatusCode::FORBIDDEN => {
-                forbidden(format!("Not allowed to upload image data for image {id}"))
-            }
-            e => e,
-        })?;
-    let repo = svc.repo().await?;
-    if let Err(e) = image.set_status(ImageStatus::Saving) {
-        return Err(match e {
-            glimpse_domain::DomainError::MissingFormats(m) => {
-                // Glance restores (re-saves) the still-queued image.
-                restore(&svc, &image).await;
-                bad_request(m)
-            }
-            e => e.into(),
-        });
-    }
-    match repo.save(&image, Some(ImageStatus::Queued)).await {
-        Ok(_) => {}
-        Err(DbError::Conflict(_)) => return Err(gone(&id)),
-        Err(e) => return Err(e.into()),
-    }
+    // queued → saving under the image's row lock: saving the image read
+    // earlier would undo a change made meanwhile (a PATCH on another
+    // node), and a second upload sees `saving` and gets 409.
+    let (mut image, outcome) = svc
+        .repo()
+        .await?
+        .update(&id, Some(&viewer(&ctx)), |image| {
+            ImagePolicy::new(&ctx, &svc.enforcer, image)
+                .upload_image()
+                .map_err(|e| match e {
+                    ApiError::Http(h) if h.status() == StatusCode::FORBIDDEN => {
+                        forbidden(format!("Not allowed to upload image data for image {id}"))
+                    }
+                    e => e,
+                })?;
+            Ok(match image.set_status(ImageStatus::Saving) {
+                Ok(()) => Update::Save(Ok(())),
+                // Glance restores (re-saves) the still-queued image, then
+                // answers 400.
+                Err(glimpse_domain::DomainError::MissingFormats(m)) => {
+                    Update::Save(Err(bad_request(m)))
+                }
+                Err(e) => return Err(ApiError::from(e)),
+            })
+        })
+        .await?;
+    outcome?;
     let body = req.into_body();
     let size_hint = declared.and_then(|n| u64::try_from(n).ok());
     match write_data(&svc, &mut image, store_id, store, Box::pin(body), size_hint).await {
         Ok(()) => Ok(super::service::empty_response(StatusCode::NO_CONTENT)),
         Err(WriteFailure::Gone) => Err(gone(&id)),
         Err(WriteFailure::Failed(e)) => {
-            restore(&svc, &image).await;
+            restore(&svc, &id).await;
             Err(e)
         }
     }
@@ -171,8 +174,10 @@ pub enum WriteFailure {
 
 /// Streams `data` into `store` for `image` (already saved as `saving`)
 /// through [`HashingStream`], then records the size, checksum, multihash
-/// and location and makes the image `active` (compare-and-swap from
-/// `saving`). On any failure the stored data is removed.
+/// and location and makes the image `active` — on the image as it is by
+/// then, under its row lock (it must still be `saving`; changes made
+/// during the upload are kept); `image` becomes the stored image. On any
+/// failure the stored data is removed.
 pub async fn write_data(
     svc: &ImageService,
     image: &mut Image,
@@ -206,6 +211,58 @@ pub async fn write_data(
             "upload incomplete",
         )));
     };
+    let mut metadata: Map<String, Value> = stored.metadata.clone();
+    if let Some(sid) = &store_id {
+        metadata.insert("store".into(), Value::String(sid.clone()));
+    }
+    let location = Location {
+        url: stored.uri.clone(),
+        metadata,
+        status: "active".into(),
+        id: None,
+    };
+    let repo = match svc.repo().await {
+        Ok(repo) => repo,
+        Err(e) => {
+            discard(&store, &stored.uri, &id).await;
+            return Err(WriteFailure::Failed(e));
+        }
+    };
+    // The data is recorded on the image as it is now, under its row lock:
+    // other requests may have changed it during the upload (a PATCH of its
+    // properties, on any node), and saving the copy read before the upload
+    // would undo those changes.
+    let saved = repo
+        .update(&id, None, |current| {
+            if current.status != ImageStatus::Saving {
+                return Ok(Update::Keep(false));
+            }
+            record_data(current, &d, location);
+            current.set_status(ImageStatus::Active)?;
+            Ok::<_, ApiError>(Update::Save(true))
+        })
+        .await;
+    match saved {
+        Ok((stored_image, true)) => {
+            *image = stored_image;
+            Ok(())
+        }
+        // Deleted (or otherwise taken out of `saving`) during the upload:
+        // the data goes.
+        Ok((_, false)) | Err(ApiError::Db(DbError::NotFound(_))) => {
+            discard(&store, &stored.uri, &id).await;
+            Err(WriteFailure::Gone)
+        }
+        Err(e) => {
+            discard(&store, &stored.uri, &id).await;
+            Err(WriteFailure::Failed(e))
+        }
+    }
+}
+
+/// What an upload records on its image: size (and virtual size for raw),
+/// checksum, multihash, the new location.
+fn record_data(image: &mut Image, d: &data::Digests, location: Location) {
     image.size = Some(i64::try_from(d.size).unwrap_or(i64::MAX));
     // Glance's format inspection gives a raw image its own size as the
     // virtual size; the other formats' headers are read by the inspector
@@ -215,42 +272,10 @@ pub async fn write_data(
     {
         image.virtual_size = image.size;
     }
-    image.checksum = Some(d.checksum);
+    image.checksum = Some(d.checksum.clone());
     image.os_hash_algo = Some(d.algo.to_string());
-    image.os_hash_value = Some(d.hash);
-    let mut metadata: Map<String, Value> = stored.metadata.clone();
-    if let Some(sid) = &store_id {
-        metadata.insert("store".into(), Value::String(sid.clone()));
-    }
-    image.locations.push(Location {
-        url: stored.uri.clone(),
-        metadata,
-        status: "active".into(),
-        id: None,
-    });
-    if let Err(e) = image.set_status(ImageStatus::Active) {
-        discard(&store, &stored.uri, &id).await;
-        return Err(WriteFailure::Failed(e.into()));
-    }
-    let saved = match svc.repo().await {
-        Ok(repo) => repo.save(image, Some(ImageStatus::Saving)).await,
-        Err(e) => {
-            discard(&store, &stored.uri, &id).await;
-            return Err(WriteFailure::Failed(e));
-        }
-    };
-    match saved {
-        Ok(_) => Ok(()),
-        Err(DbError::NotFound(_) | DbError::Conflict(_)) => {
-            // Deleted (or changed) during the upload: drop the data.
-            discard(&store, &stored.uri, &id).await;
-            Err(WriteFailure::Gone)
-        }
-        Err(e) => {
-            discard(&store, &stored.uri, &id).await;
-            Err(WriteFailure::Failed(e.into()))
-        }
-    }
+    image.os_hash_value = Some(d.hash.clone());
+    image.locations.push(location);
 }
 
 fn gone(id: &str) -> ApiError {
@@ -294,24 +319,34 @@ fn upload_store_error(id: &str, e: StoreError) -> ApiError {
     }
 }
 
-/// `_restore`: back to `queued` (clearing the sizes), saved without a
-/// compare-and-swap; failures are only logged, as in Glance.
-async fn restore(svc: &ImageService, image: &Image) {
-    let mut img = image.clone();
-    img.status = ImageStatus::Queued;
-    img.size = None;
-    img.virtual_size = None;
-    img.checksum = None;
-    img.os_hash_algo = None;
-    img.os_hash_value = None;
-    img.locations.retain(|l| l.id.is_some());
+/// `_restore`: back to `queued`, the upload's fields cleared, under the
+/// image's row lock so that it cannot undo a change another request made
+/// during the upload; an image that is not `saving` any more is left
+/// alone. Failures are only logged, as in Glance: when the database is
+/// down the image stays `saving` (without data), which a DELETE clears.
+async fn restore(svc: &ImageService, id: &str) {
     let r = match svc.repo().await {
-        Ok(repo) => repo.save(&img, None).await.map(|_| ()),
-        Err(ApiError::Db(e)) => Err(e),
-        Err(e) => Err(DbError::Other(e.to_string())),
+        Ok(repo) => {
+            repo.update(id, None, |img| {
+                if img.status != ImageStatus::Saving {
+                    return Ok(Update::Keep(()));
+                }
+                img.status = ImageStatus::Queued;
+                img.size = None;
+                img.virtual_size = None;
+                img.checksum = None;
+                img.os_hash_algo = None;
+                img.os_hash_value = None;
+                img.locations.retain(|l| l.id.is_some());
+                Ok::<_, ApiError>(Update::Save(()))
+            })
+            .await
+        }
+        Err(e) => Err(e),
     };
-    if let Err(e) = r {
-        log::error!(target: LOG, "Unable to restore image {}: {e}", image.id);
+    match r {
+        Ok(_) | Err(ApiError::Db(DbError::NotFound(_))) => {}
+        Err(e) => log::error!(target: LOG, "Unable to restore image {id}: {e}"),
     }
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use glimpse_db::DbError;
-use glimpse_db::images::{Repo, Viewer};
+use glimpse_db::images::{Repo, Update, Viewer};
 use glimpse_domain::patch::{PatchOp, parse_patch};
 use glimpse_domain::props::{self, deserialize_create};
 use glimpse_domain::protections::{self, Operation};
@@ -22,7 +22,7 @@ use super::service::{
 };
 use crate::context::RequestContext;
 use crate::error::{
-    ApiResult, bad_request, conflict, forbidden, forbidden_detail, not_found, too_large,
+    ApiError, ApiResult, bad_request, conflict, forbidden, forbidden_detail, not_found, too_large,
 };
 use crate::policy::ImagePolicy;
 use crate::protections::Caller;
@@ -252,17 +252,54 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
     glimpse_domain::patch::PatchDialect::from_content_type(ct.as_deref())?;
     let body = read_json(req).await?;
     let changes = parse_patch(ct.as_deref(), body.as_ref(), svc.schema())?;
-    let mut image = get_image(&svc, &ctx, param(&p, "image_id")).await?;
-    let pol = ImagePolicy::new(&ctx, &svc.enforcer, &image);
+    // Applied to the image under its row lock, so that a concurrent change
+    // (another PATCH, an upload finishing, on any node) is neither undone
+    // nor lost; Glance saves what it read and changed unconditionally.
+    let (stored, removed) = svc
+        .repo()
+        .await?
+        .update(param(&p, "image_id"), Some(&viewer(&ctx)), |image| {
+            // A caller of its own: its memo is not Sync, and the closure
+            // runs inside the handler's Send future.
+            let caller = svc.protections.caller(&ctx);
+            let removed = apply_patch(&svc, &ctx, &caller, image, &changes)?;
+            Ok::<_, ApiError>(if changes.is_empty() {
+                Update::Keep(removed)
+            } else {
+                Update::Save(removed)
+            })
+        })
+        .await?;
+    // A removed location's data goes once the image no longer points at it.
+    for loc in &removed {
+        delete_location_data(&svc, &stored.id, loc).await;
+    }
+    let caller = svc.protections.caller(&ctx);
+    Ok(json_response(
+        StatusCode::OK,
+        &render(&svc, &caller, &stored),
+    ))
+}
+
+/// PATCH's changes applied to `image` in Glance's order, with every check
+/// (policy, protections, quotas, size cap); returns the locations the patch
+/// removed, whose data goes once the image is saved.
+fn apply_patch(
+    svc: &ImageService,
+    ctx: &RequestContext,
+    caller: &Caller<'_>,
+    image: &mut Image,
+    changes: &[glimpse_domain::PatchChange],
+) -> ApiResult<Vec<glimpse_domain::Location>> {
+    let pol = ImagePolicy::new(ctx, &svc.enforcer, image);
     // Glance's protected repository hands the controller only what the
     // caller may read, so an unreadable property "does not exist" here.
     // It is kept aside and saved unchanged (Glance 33 deletes it).
-    let caller = svc.protections.caller(&ctx);
     let unreadable = caller.take_unreadable(&mut image.extra_properties);
     let props_before: Vec<String> = image.extra_properties.keys().map(str::to_string).collect();
     let tags_before = image.tags.clone();
     let mut removed = Vec::new();
-    for change in &changes {
+    for change in changes {
         let root = change.root();
         if root == "locations" {
             if change.op == PatchOp::Replace
@@ -281,7 +318,7 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
                 PatchOp::Remove => pol.delete_locations()?,
                 _ => pol.update_locations()?,
             }
-            apply_location_change(&svc, &mut image, change, &mut removed)?;
+            apply_location_change(svc, image, change, &mut removed)?;
             continue;
         }
         match change.op {
@@ -291,13 +328,10 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
             PatchOp::Remove => pol.update_property(root, None)?,
             _ => pol.update_property(root, change.value.as_ref().and_then(Value::as_str))?,
         }
-        update::apply_change_guarded(&mut image, change, caller.guard())?;
+        update::apply_change_guarded(image, change, caller.guard())?;
     }
     if changes.is_empty() {
-        return Ok(json_response(
-            StatusCode::OK,
-            &render(&svc, &caller, &image),
-        ));
+        return Ok(removed);
     }
     if image
         .extra_properties
@@ -315,16 +349,8 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
             image.extra_properties.0.push((k, v));
         }
     }
-    check_before_write(&svc, &image)?;
-    let stored = svc.repo().await?.save(&image, None).await?;
-    // A removed location's data goes once the image no longer points at it.
-    for loc in &removed {
-        delete_location_data(&svc, &stored.id, loc).await;
-    }
-    Ok(json_response(
-        StatusCode::OK,
-        &render(&svc, &caller, &stored),
-    ))
+    check_before_write(svc, image)?;
+    Ok(removed)
 }
 
 /// PATCH on `/locations` (`_do_*_locations` and the location proxy).
@@ -457,26 +483,29 @@ async fn delete(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
     let id = param(&p, "image_id").to_string();
     let not_found_msg = || not_found(format!("Failed to find image {id} to delete"));
     let repo = svc.repo().await?;
-    let mut image = match repo.get(&id, &viewer(&ctx)).await {
-        Ok(i) => i,
-        Err(DbError::NotFound(_)) => return Err(not_found_msg()),
-        Err(e) => return Err(e.into()),
+    // Checked and deleted under the image's row lock: the checks see the
+    // image as it is when it goes (not a `protected` set a moment before),
+    // and the data deleted is that of the locations it has then (an upload
+    // finishing on another node in between leaves no orphaned file).
+    let deleted = repo
+        .update(&id, Some(&viewer(&ctx)), |image| {
+            ImagePolicy::new(&ctx, &svc.enforcer, image).delete_image()?;
+            let mut gone = image.clone();
+            gone.delete(svc.settings.delayed_delete)
+                .map_err(DomainError::as_bad_request)?;
+            Ok::<_, ApiError>(Update::Destroy(gone.status, gone.status))
+        })
+        .await;
+    let (image, status) = match deleted {
+        Ok(d) => d,
+        Err(ApiError::Db(DbError::NotFound(_))) => return Err(not_found_msg()),
+        Err(e) => return Err(e),
     };
-    ImagePolicy::new(&ctx, &svc.enforcer, &image).delete_image()?;
-    let locations: Vec<_> = image.active_locations().cloned().collect();
-    image
-        .delete(svc.settings.delayed_delete)
-        .map_err(DomainError::as_bad_request)?;
-    // The record goes first, then the data: a crash in between leaves an
+    // The record went first, then the data: a crash in between leaves an
     // orphaned file (logged, reclaimable) rather than an image whose data
     // is gone. Glance deletes the data first.
-    match repo.destroy_as(&id, image.status).await {
-        Ok(_) => {}
-        Err(DbError::NotFound(_)) => return Err(not_found_msg()),
-        Err(e) => return Err(e.into()),
-    }
-    if image.status == ImageStatus::Deleted {
-        for loc in &locations {
+    if status == ImageStatus::Deleted {
+        for loc in image.active_locations() {
             delete_location_data(&svc, &id, loc).await;
         }
     }
@@ -539,18 +568,23 @@ async fn status_action(
 ) -> ApiResult<Response> {
     reject_body(&req)?;
     let ctx = context(&req)?;
-    let mut image = get_image(&svc, &ctx, param(&p, "image_id")).await?;
-    let pol = ImagePolicy::new(&ctx, &svc.enforcer, &image);
-    let from = image.status;
-    if deactivate {
-        pol.deactivate_image()?;
-        image.deactivate()
-    } else {
-        pol.reactivate_image()?;
-        image.reactivate()
-    }
-    .map_err(DomainError::as_bad_request)?;
-    svc.repo().await?.save(&image, Some(from)).await?;
+    // Under the row lock (see `patch`): the save cannot undo a concurrent
+    // change to the image.
+    svc.repo()
+        .await?
+        .update(param(&p, "image_id"), Some(&viewer(&ctx)), |image| {
+            let pol = ImagePolicy::new(&ctx, &svc.enforcer, image);
+            if deactivate {
+                pol.deactivate_image()?;
+                image.deactivate()
+            } else {
+                pol.reactivate_image()?;
+                image.reactivate()
+            }
+            .map_err(DomainError::as_bad_request)?;
+            Ok::<_, ApiError>(Update::Save(()))
+        })
+        .await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 

@@ -73,7 +73,7 @@ use glimpse_domain::py::Timestamp;
 use glimpse_domain::{ExtraProperties, Image, ImageStatus, Location, Visibility};
 use serde_json::{Map, Value};
 
-use crate::{Db, DbError};
+use crate::{Backend, Db, DbError};
 use sql::{Conn, Dialect, Kind, Sql, Val, fetch, run};
 
 /// A timestamp as SQLAlchemy stores it in SQLite
@@ -85,6 +85,19 @@ pub fn sql_timestamp(t: Timestamp) -> String {
 /// The current time as Glance's `timeutils.utcnow()` gives it.
 pub fn now() -> Timestamp {
     sql::now()
+}
+
+/// What [`Repo::update`]'s closure decided about the image it was given;
+/// each carries the closure's own result.
+#[derive(Debug)]
+pub enum Update<T> {
+    /// Write the image as changed.
+    Save(T),
+    /// Write nothing.
+    Keep(T),
+    /// Delete the image, leaving it in this status (`deleted`, or
+    /// `pending_delete` for delayed delete).
+    Destroy(ImageStatus, T),
 }
 
 /// Properties [`Repo::save`] never writes (Glance's `IMAGE_ATOMIC_PROPS`).
@@ -462,21 +475,30 @@ impl Repo {
     /// An image the viewer may see: `NotFound` ("No image found with ID
     /// …") when it is missing, deleted (even for admins) or not visible.
     /// Killed images are returned.
+    ///
+    /// The image and its child rows are read from one snapshot
+    /// ([`Db::begin_read`]): read statement by statement, a delete
+    /// committing in between showed a live image without its properties.
     pub async fn get(&self, id: &str, viewer: &Viewer) -> Result<Image, DbError> {
-        let row = self.row_by_id(Conn::Pool(&self.db), id).await?;
-        match row {
-            Some(r)
-                if !r.deleted && self.visible(Conn::Pool(&self.db), &r.image, viewer).await? =>
-            {
-                Ok(r.image)
+        let mut tx = self.db.begin_read().await?;
+        let row = self.row_by_id(Conn::Tx(&mut tx), id).await?;
+        let found = match row {
+            Some(r) if !r.deleted && self.visible(Conn::Tx(&mut tx), &r.image, viewer).await? => {
+                Some(r.image)
             }
-            _ => Err(no_image(id)),
-        }
+            _ => None,
+        };
+        tx.commit().await?;
+        found.ok_or_else(|| no_image(id))
     }
 
-    /// A live (not deleted) image, without any visibility check.
+    /// A live (not deleted) image, without any visibility check (one
+    /// snapshot, as [`Repo::get`]).
     pub async fn get_any(&self, id: &str) -> Result<Image, DbError> {
-        match self.row_by_id(Conn::Pool(&self.db), id).await? {
+        let mut tx = self.db.begin_read().await?;
+        let row = self.row_by_id(Conn::Tx(&mut tx), id).await?;
+        tx.commit().await?;
+        match row {
             Some(r) if !r.deleted => Ok(r.image),
             _ => Err(no_image(id)),
         }
@@ -592,9 +614,125 @@ impl Repo {
                 from_state.map_or("None", ImageStatus::as_str)
             )));
         }
+        self.save_children(tx, image, t).await
+    }
+
+    /// A read-modify-write of one image that cannot lose a concurrent
+    /// update. In one write transaction: the image's row is locked
+    /// (`SELECT … FOR UPDATE`; a SQLite write transaction holds the
+    /// database's lock already), the image is read — `NotFound` when it is
+    /// missing, deleted, or (with a `viewer`) not visible to them, as
+    /// [`Repo::get`] — and `change` decides on it: [`Update::Save`] writes
+    /// the changed image as [`Repo::save`] would (with `updated_at` now),
+    /// [`Update::Keep`] writes nothing, [`Update::Destroy`] deletes the
+    /// image as [`Repo::destroy_as`] would. Returns the stored image (for
+    /// `Keep` and `Destroy`, the one `change` saw, locations included:
+    /// those of a destroyed image are the ones whose data must go) and what
+    /// `change` returned; an `Err` from `change` rolls back.
+    ///
+    /// Glance reads, changes and then saves unconditionally (at most
+    /// comparing the status), which loses concurrent updates: two PATCHes
+    /// adding different properties on two nodes both answer 200 and one
+    /// property is gone. Every write to an image's rows takes this lock
+    /// first (saves, destroys and tag changes all `UPDATE images` before
+    /// anything else), so nothing can change the image between the read
+    /// and the write. `change` runs inside the transaction: it must be
+    /// quick and must not wait on anything.
+    pub async fn update<T, E>(
+        &self,
+        id: &str,
+        viewer: Option<&Viewer>,
+        change: impl FnOnce(&mut Image) -> Result<Update<T>, E>,
+    ) -> Result<(Image, T), E>
+    where
+        E: From<DbError>,
+    {
+        if !id_fits(id) {
+            return Err(no_image(id).into());
+        }
+        let d = self.d();
+        let mut tx = self.db.begin_write().await?;
+        // Lock the row before reading it. On MySQL with a no-op UPDATE of
+        // the very shape every other image write starts with (`UPDATE
+        // images … WHERE NOT deleted AND id = ?`): InnoDB locks index
+        // records along the plan, and MariaDB reaches the row through
+        // `ix_images_deleted` before the primary key, so a `SELECT … FOR
+        // UPDATE` by primary key took the locks in the other order and
+        // deadlocked with a concurrent tag change. PostgreSQL locks the row
+        // itself (`FOR UPDATE`); SQLite's write transaction holds the lock.
+        let mut q = match d.0 {
+            Backend::MySql => Sql::new(
+                d,
+                "UPDATE images SET updated_at = updated_at WHERE NOT deleted AND id = ",
+            ),
+            _ => Sql::new(d, "SELECT id FROM images WHERE NOT deleted AND id = "),
+        };
+        q.text(id);
+        if d.0 == Backend::MySql {
+            run(Conn::Tx(&mut tx), &q).await?;
+        } else {
+            q.push(d.for_update());
+            fetch(Conn::Tx(&mut tx), &q, &[Kind::Text]).await?;
+        }
+        // Read under the lock: deleted (or missing) is decided here.
+        let row = self.row_by_id(Conn::Tx(&mut tx), id).await?;
+        let mut image = match row {
+            Some(r) if !r.deleted => r.image,
+            _ => {
+                let _ = tx.rollback().await;
+                return Err(no_image(id).into());
+            }
+        };
+        if let Some(v) = viewer
+            && !self.visible(Conn::Tx(&mut tx), &image, v).await?
+        {
+            let _ = tx.rollback().await;
+            return Err(no_image(id).into());
+        }
+        let decision = match change(&mut image) {
+            Ok(decision) => decision,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
+        match decision {
+            Update::Keep(out) => {
+                let _ = tx.rollback().await;
+                Ok((image, out))
+            }
+            Update::Destroy(status, out) => {
+                self.destroy_in(&mut tx, id, status, now()).await?;
+                tx.commit().await?;
+                Ok((image, out))
+            }
+            Update::Save(out) => {
+                let t = now();
+                let mut q = Sql::new(d, "UPDATE images SET updated_at = ");
+                q.ts(t);
+                for (name, placeholder, arg) in written_columns(d, &image) {
+                    q.push(", ").push(name).push(" = ").arg(placeholder, arg);
+                }
+                q.push(" WHERE NOT deleted AND id = ");
+                q.text(id);
+                run(Conn::Tx(&mut tx), &q).await?;
+                let stored = self.save_children(tx, &image, t).await?;
+                Ok((stored, out))
+            }
+        }
+    }
+
+    /// The rest of a save once the `images` row is written: properties,
+    /// tags, locations (when the image has any), then the stored image.
+    async fn save_children(
+        &self,
+        mut tx: crate::Tx,
+        image: &Image,
+        t: Timestamp,
+    ) -> Result<Image, DbError> {
         self.write_properties(Conn::Tx(&mut tx), image, t, true)
             .await?;
-        tags::set_all(d, Conn::Tx(&mut tx), &image.id, &image.tags, t).await?;
+        tags::set_all(self.d(), Conn::Tx(&mut tx), &image.id, &image.tags, t).await?;
         if !image.locations.is_empty() {
             self.set_locations(Conn::Tx(&mut tx), &image.id, &image.locations, t)
                 .await?;
@@ -779,9 +917,25 @@ impl Repo {
         if !id_fits(id) {
             return Err(no_image(id));
         }
-        let d = self.d();
         let t = now();
         let mut tx = self.db.begin_write().await?;
+        if let Err(e) = self.destroy_in(&mut tx, id, status, t).await {
+            let _ = tx.rollback().await;
+            return Err(e);
+        }
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    /// The statements of [`Repo::destroy_as`], in the caller's transaction.
+    async fn destroy_in(
+        &self,
+        tx: &mut crate::Tx,
+        id: &str,
+        status: ImageStatus,
+        t: Timestamp,
+    ) -> Result<(), DbError> {
+        let d = self.d();
         let mut q = Sql::new(d, "UPDATE images SET status = ");
         q.text(status.as_str())
             .push(", deleted = ")
@@ -792,8 +946,7 @@ impl Repo {
             .ts(t)
             .push(" WHERE NOT deleted AND id = ")
             .text(id);
-        if run(Conn::Tx(&mut tx), &q).await? == 0 {
-            let _ = tx.rollback().await;
+        if run(Conn::Tx(tx), &q).await? == 0 {
             return Err(no_image(id));
         }
         for (table, extra) in [
@@ -811,10 +964,9 @@ impl Repo {
                 .ts(t)
                 .push(" WHERE NOT deleted AND image_id = ")
                 .text(id);
-            run(Conn::Tx(&mut tx), &q).await?;
+            run(Conn::Tx(tx), &q).await?;
         }
-        tx.commit().await?;
-        Ok(t)
+        Ok(())
     }
 
     /// `image_set_property_atomic`: revive a soft-deleted property with

@@ -100,7 +100,10 @@ impl Repo {
     /// not found".
     pub async fn list(&self, q: &ListQuery, viewer: &Viewer) -> Result<Vec<Image>, DbError> {
         let sql = self.list_sql(q, viewer).await?;
-        let rows = self.load_rows(Conn::Pool(&self.db), sql).await?;
+        // One snapshot for the page and its child rows (see `Repo::get`).
+        let mut tx = self.db.begin_read().await?;
+        let rows = self.load_rows(Conn::Tx(&mut tx), sql).await?;
+        tx.commit().await?;
         Ok(rows.into_iter().map(|r: ImageRow| r.image).collect())
     }
 

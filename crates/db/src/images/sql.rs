@@ -124,6 +124,17 @@ impl Dialect {
             _ => "?",
         }
     }
+    /// The suffix that makes a `SELECT` lock the rows it reads until the
+    /// transaction ends. SQLite has none and needs none: a write
+    /// transaction there holds the database's write lock from its start.
+    /// (On MySQL, mind the order InnoDB takes index-record locks in; see
+    /// `Repo::update`.)
+    pub(crate) fn for_update(self) -> &'static str {
+        match self.0 {
+            Backend::Sqlite => "",
+            _ => " FOR UPDATE",
+        }
+    }
     /// A column reference the SQLite planner must not pick an index for
     /// (`+col`): low-cardinality columns (deleted, os_hidden, visibility)
     /// would otherwise win over the sort order's index without statistics.
