@@ -263,12 +263,14 @@ impl Db {
 
     /// Opens the pool and waits until the database answers, retrying
     /// connection failures `max_retries` times `retry_interval` apart, as
-    /// oslo.db does when it creates an engine (for `glimpse manage`).
+    /// oslo.db does when it creates an engine (for `glimpse manage` and the
+    /// start-up check). Each attempt is one connection ([`Db::probe`]), so
+    /// a database that refuses connections fails an attempt at once.
     pub async fn connect(conf: &DbConfig) -> Result<Db, DbError> {
         let db = Db::open(conf)?;
         let mut attempt: i64 = 0;
         loop {
-            match db.ping().await {
+            match db.probe(conf.pool_timeout).await {
                 Ok(()) => return Ok(db),
                 Err(e @ DbError::Unavailable(_))
                     if conf.max_retries < 0 || attempt < conf.max_retries =>
@@ -296,6 +298,42 @@ impl Db {
             Db::Postgres(_) => Backend::Postgres,
             Db::MySql(_) => Backend::MySql,
         }
+    }
+
+    /// One connection attempt outside the pool, given up after `timeout`:
+    /// Ok once the server accepted it and answered a ping. (The pool retries
+    /// a refused connection until its acquire timeout, `pool_timeout`; a
+    /// start-up attempt made through it lasted that long even against a
+    /// closed port, so `max_retries` attempts took `max_retries ×
+    /// (pool_timeout + retry_interval)` — 7 minutes with the defaults — where
+    /// oslo.db takes `max_retries × retry_interval`.) SQLite has no server:
+    /// its ping goes through the pool.
+    pub async fn probe(&self, timeout: Duration) -> Result<(), DbError> {
+        use sqlx::{ConnectOptions, Connection};
+        let attempt = async {
+            match self {
+                Db::Sqlite(..) => self.ping().await,
+                Db::Postgres(p) => {
+                    let mut c = p.connect_options().connect().await?;
+                    c.ping().await?;
+                    let _ = c.close().await;
+                    Ok(())
+                }
+                Db::MySql(p) => {
+                    let mut c = p.connect_options().connect().await?;
+                    c.ping().await?;
+                    let _ = c.close().await;
+                    Ok(())
+                }
+            }
+        };
+        tokio::time::timeout(timeout, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(DbError::Unavailable(format!(
+                    "no connection within {timeout:?}"
+                )))
+            })
     }
 
     /// One round trip (`SELECT 1`).
@@ -419,5 +457,66 @@ impl Tx {
                 .map(|r| r.try_get::<String, _>(0))
                 .collect::<Result<Vec<_>, _>>()?
         }))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn conf(url: &str, retries: i64, pool_timeout: Duration) -> DbConfig {
+        let mut c = DbConfig::new(DbUrl::parse(url).unwrap());
+        c.max_retries = retries;
+        c.retry_interval = Duration::from_millis(100);
+        c.pool_timeout = pool_timeout;
+        c
+    }
+
+    /// A refused connection fails a start-up attempt at once: three
+    /// attempts against a closed port take about the two retry intervals,
+    /// not three pool timeouts (20 s each here).
+    #[tokio::test]
+    async fn connect_retries_refused_connections_quickly() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        for url in [
+            format!("postgresql://u@127.0.0.1:{port}/db"),
+            format!("mysql://u@127.0.0.1:{port}/db"),
+        ] {
+            let t = std::time::Instant::now();
+            let e = Db::connect(&conf(&url, 2, Duration::from_secs(20)))
+                .await
+                .unwrap_err();
+            assert!(e.is_unavailable(), "{e}");
+            assert!(
+                e.to_string().contains("Cannot connect to the database"),
+                "{e}"
+            );
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "{url}: {:?}",
+                t.elapsed()
+            );
+        }
+    }
+
+    /// A server that accepts and never answers costs an attempt
+    /// `pool_timeout`, no more.
+    #[tokio::test]
+    async fn a_silent_server_is_bounded_by_pool_timeout() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let url = format!("postgresql://u@127.0.0.1:{port}/db");
+        let t = std::time::Instant::now();
+        let e = Db::connect(&conf(&url, 0, Duration::from_millis(300)))
+            .await
+            .unwrap_err();
+        assert!(e.is_unavailable(), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        drop(silent);
     }
 }
