@@ -7,7 +7,7 @@
 //! `glance-manage db sync` once.
 
 use crate::schema::{HEAD, KNOWN_REVISIONS};
-use crate::{Backend, Db, DbError, ddl};
+use crate::{Backend, Db, DbError, Tx, ddl};
 
 /// What [`sync`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +77,22 @@ pub async fn version(db: &Db) -> Result<Option<String>, DbError> {
 
 /// Classifies the database (see [`SchemaState`]).
 pub async fn state(db: &Db) -> Result<SchemaState, DbError> {
-    let tables = tables(db).await?;
-    let heads = heads(db).await?;
+    classify(tables(db).await?, heads(db).await?)
+}
+
+/// [`state`], read inside a transaction (on its connection).
+async fn state_in(tx: &mut Tx, backend: Backend) -> Result<SchemaState, DbError> {
+    let tables = tx.fetch_strings(list_tables_sql(backend)).await?;
+    let heads = if tables.iter().any(|t| t == "alembic_version") {
+        tx.fetch_strings("SELECT version_num FROM alembic_version ORDER BY version_num")
+            .await?
+    } else {
+        Vec::new()
+    };
+    classify(tables, heads)
+}
+
+fn classify(tables: Vec<String>, heads: Vec<String>) -> Result<SchemaState, DbError> {
     if heads.iter().any(|h| h == HEAD) {
         return Ok(SchemaState::Current);
     }
@@ -138,6 +152,12 @@ pub fn state_error(state: &SchemaState) -> Option<DbError> {
 
 /// Creates Glance 33's schema in an empty database and records [`HEAD`];
 /// a no-op at [`HEAD`]; a [`DbError::Schema`] for anything else.
+///
+/// Several nodes started together on an empty database all get here at
+/// once: the creation is serialised (a transaction-scoped advisory lock on
+/// PostgreSQL, `GET_LOCK` on MySQL, the write lock on SQLite) and the state
+/// read again under it, so one node creates the schema and the others find
+/// it made (`UpToDate`) instead of failing on a duplicate table or type.
 pub async fn sync(db: &Db) -> Result<SyncOutcome, DbError> {
     let st = state(db).await?;
     if st == SchemaState::Current {
@@ -147,24 +167,91 @@ pub async fn sync(db: &Db) -> Result<SyncOutcome, DbError> {
         return Err(e);
     }
     let backend = db.backend();
+    let mut tx = db.begin_write().await?;
+    match backend {
+        Backend::Postgres => {
+            tx.execute(&format!("SELECT pg_advisory_xact_lock({SYNC_LOCK_KEY})"))
+                .await?;
+        }
+        Backend::MySql => {
+            let got = tx
+                .fetch_strings(&format!(
+                    "SELECT CAST(GET_LOCK({MYSQL_SYNC_LOCK}, 120) AS CHAR)"
+                ))
+                .await?;
+            if got.first().map(String::as_str) != Some("1") {
+                return Err(DbError::Unavailable(
+                    "another node held the schema-creation lock for 120 s".into(),
+                ));
+            }
+        }
+        // `begin_write` took the database's write lock.
+        Backend::Sqlite => {}
+    }
+    let created = create_schema(db, &mut tx, backend).await;
+    if backend == Backend::MySql {
+        // A session lock outlives transactions: release it explicitly, or
+        // the pooled connection would keep it.
+        let _ = tx
+            .fetch_strings(&format!(
+                "SELECT CAST(RELEASE_LOCK({MYSQL_SYNC_LOCK}) AS CHAR)"
+            ))
+            .await;
+    }
+    match created {
+        Ok(outcome) => {
+            tx.commit().await?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// `pg_advisory_xact_lock`'s key for [`sync`] ("glimpse1"); advisory locks
+/// are per database.
+const SYNC_LOCK_KEY: i64 = 0x676c_696d_7073_6531;
+
+/// `GET_LOCK`'s name for [`sync`]: names are server-wide (and at most 64
+/// characters), so it is a digest of the database's name.
+const MYSQL_SYNC_LOCK: &str = "SHA1(CONCAT('glimpse-db-sync.', DATABASE()))";
+
+/// The body of [`sync`], under its lock: the state read again, then the
+/// schema created in `tx` (SQLite, PostgreSQL) or statement by statement
+/// (MySQL).
+async fn create_schema(db: &Db, tx: &mut Tx, backend: Backend) -> Result<SyncOutcome, DbError> {
+    // MySQL reads outside the transaction: its snapshot could predate the
+    // other node's tables. The others read on the transaction's connection
+    // (an in-memory SQLite database has no other).
+    let (st, tables) = match backend {
+        Backend::MySql => (state(db).await?, tables(db).await?),
+        _ => (
+            state_in(tx, backend).await?,
+            tx.fetch_strings(list_tables_sql(backend)).await?,
+        ),
+    };
+    if st == SchemaState::Current {
+        return Ok(SyncOutcome::UpToDate);
+    }
+    if let Some(e) = state_error(&st) {
+        return Err(e);
+    }
     let mut statements = ddl::create_schema(backend);
     // An empty alembic_version left behind by a failed run is recreated.
-    if tables(db).await?.iter().any(|t| t == "alembic_version") {
+    if tables.iter().any(|t| t == "alembic_version") {
         statements.insert(0, "DROP TABLE alembic_version".to_string());
     }
     statements.push(format!(
         "INSERT INTO alembic_version (version_num) VALUES ('{HEAD}')"
     ));
     match backend {
-        // Transactional DDL: all or nothing. On SQLite the write lock is
-        // taken first, so two concurrent syncs serialise; the loser then
-        // finds the schema and fails cleanly on CREATE.
+        // Transactional DDL: all or nothing.
         Backend::Sqlite | Backend::Postgres => {
-            let mut tx = db.begin_write().await?;
             for s in &statements {
                 tx.execute(s).await.map_err(|e| in_statement(e, s))?;
             }
-            tx.commit().await?;
         }
         // MySQL commits each DDL statement implicitly; a failure leaves a
         // partial schema without a revision, which the next run reports as
