@@ -2,14 +2,17 @@
 """Image API throughput, latency, data path and memory: Glance 33 vs Glimpse.
 
 One server at a time (the machine has 2 cores: the two never run together),
-same glance-api.conf and the same pre-loaded SQLite database for both. For
-each side: start it, load it to --images images (the rows beyond --api-load
-are inserted by SQL before start-up, identical for both sides; the rest are
-created over the API, which measures create throughput), then for a fixed
-duration each under C keep-alive connections: list, sorted list, show of
-random ids, create. Then upload and download a large image, and read the RSS
-of the master and its workers. Load comes from bench/loadgen (Rust), not from
-Python. Prints a table with the ratios Glimpse/Glance.
+same glance-api.conf and the same pre-loaded rows for both: by default one
+SQLite database (copied for Glimpse); with --db postgres or --db mysql a
+scratch database per side on the loopback server, whose schema that side's
+own tool creates (bench_db.py). For each side: start it, load it to --images
+images (the rows beyond --api-load are inserted by SQL before start-up,
+identical for both sides; the rest are created over the API, which measures
+create throughput), then for a fixed duration each under C keep-alive
+connections: list, sorted list, show of random ids, create. Then upload and
+download a large image, and read the RSS of the master and its workers. Load
+comes from bench/loadgen (Rust), not from Python. Prints a table with the
+ratios Glimpse/Glance.
 
 Python 3.11 standard library only; the server and venv helpers come from
 startup_rss.py. See bench/README.md.
@@ -19,21 +22,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
-import hashlib
 import http.client
 import json
 import os
 import platform
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
+import bench_db as bdb
 import startup_rss as sr
 from startup_rss import BenchError, log
 
@@ -59,18 +59,32 @@ READ_TESTS = [
 # Environment
 
 
-def pick_venv(explicit: Path | None, scratch: Path) -> Path:
-    """The venv startup_rss.py uses (.cache/bench-venv), else scripts/test-env.sh's; else create the former."""
+def pick_venv(explicit: Path | None, scratch: Path, db: str = "sqlite") -> Path:
+    """The venv startup_rss.py uses (.cache/bench-venv), else scripts/test-env.sh's; else create the former.
+
+    With --db postgres or mysql the venv must also import Glance's driver
+    (psycopg2, pymysql); .cache/bench-venv gets it installed if it lacks it."""
     default = sr.VENV
+    module, package = bdb.DRIVER.get(db, (None, None))
+
+    def has_driver(v: Path) -> bool:
+        return module is None or bdb.venv_has(v / "bin" / "python", module)
+
     for v in [explicit] if explicit else [default, TEST_VENV]:
         sr.VENV = v  # startup_rss's helpers read this module global
-        if sr.venv_ok():
+        if sr.venv_ok() and has_driver(v):
             log(f"using the Glance venv {v}")
             return v
     if explicit:
-        raise BenchError(f"{explicit} has no working glance=={sr.GLANCE_VERSION} + gunicorn")
+        raise BenchError(f"{explicit} has no working glance=={sr.GLANCE_VERSION} + gunicorn"
+                         + (f" + {module} (pip install {package})" if module else ""))
     sr.VENV = default
     sr.ensure_venv(scratch)
+    if not has_driver(default):
+        log(f"installing {package} into {default} (Glance's driver for --db {db})")
+        logfile = default.parent / "bench-venv-install.log"
+        sr.run_checked([str(sr.venv_python()), "-m", "pip", "--disable-pip-version-check", "install", "--quiet", package],
+                       f"pip install {package}", logfile)
     return default
 
 
@@ -87,61 +101,64 @@ def ensure_loadgen(binary: Path, build: bool) -> Path:
 
 
 # --------------------------------------------------------------------------
-# Database: the rows inserted directly, identical for both sides
+# Databases: bench_db.py (SQLite file, or a scratch PostgreSQL/MariaDB database per side)
 
 
-def db_path(side) -> Path:
-    return side.dir / "glance.sqlite"
+def setup_sides(args, scratch: Path, info: dict, dbs: bdb.Databases, n_sql: int, workers: int,
+                results: dict) -> list:
+    """The sides to run (Glimpse first), each with `.db`, loaded with the first `n_sql` rows."""
+    want_glance = args.only in (None, "glance")
+    want_glimpse = args.only in (None, "glimpse")
+    sides = []
+    glance = None
+    if args.db == "sqlite":
+        # One file made by glance-manage db_sync, loaded, then copied for Glimpse.
+        glance = sr.GlanceSide(scratch, workers, info, preload=False)
+        glance.db = bdb.SqliteDb(glance.dir / "glance.sqlite")
+        log(f"inserting {n_sql} images by SQL into the SQLite database (copied for Glimpse)")
+        t = time.perf_counter()
+        glance.db.load(n_sql)
+        log(f"inserted in {time.perf_counter() - t:.1f} s")
+    elif want_glance:
+        db = dbs.create("glance")
+        glance = sr.GlanceSide(scratch, workers, info, preload=False, connection=db.url)
+        glance.db = db
+    if want_glimpse:
+        binary = sr.ensure_glimpse(args.glimpse_bin, not args.no_build)
+        results["glimpse_bin"] = sr.binary_info(binary)
+        if args.db == "sqlite":
+            glimpse = sr.GlimpseSide(scratch, workers, binary, Path(info["paste"]), glance.db.path, False)
+            glimpse.db = bdb.SqliteDb(glimpse.dir / "glance.sqlite")
+        else:
+            db = dbs.create("glimpse")
+            glimpse = sr.GlimpseSide(scratch, workers, binary, Path(info["paste"]), None, False, connection=db.url)
+            glimpse.db = db
+            glimpse.db_sync()
+        # Glimpse first: if its routes are missing, fail before Glance's long run.
+        sides.append(glimpse)
+    if want_glance:
+        sides.append(glance)
+    if args.db != "sqlite":
+        for side in sides:
+            log(f"{side.name}: loading {n_sql} images into {side.db.name} ({'COPY' if args.db == 'postgres' else 'multi-row INSERTs'})")
+            t = time.perf_counter()
+            side.db.load(n_sql)
+            log(f"{side.name}: loaded in {time.perf_counter() - t:.1f} s")
+    results["database"] = {
+        "backend": args.db,
+        "server": dbs.describe(),
+        "databases": {s.name: s.db.url for s in sides},
+        "schema_by": {s.name: ("glance-manage db_sync" if s.name == "glance" or args.db == "sqlite"
+                               else "glimpse manage db sync") for s in sides},
+    }
+    return sides
 
 
-def image_rows(n: int) -> tuple[list, list, list]:
-    """What POST /v2/images with a name, raw/bare, 2 tags and 2 properties writes (as Glance 33 stores it)."""
-    base = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(days=1)
-    images, props, tags = [], [], []
-    for i in range(n):
-        image_id = str(uuid.UUID(bytes=hashlib.md5(f"glimpse-bench/{i}".encode()).digest(), version=4))
-        name = "img-" + hashlib.sha1(str(i).encode()).hexdigest()[:10]  # names in no particular order
-        ts = (base + datetime.timedelta(milliseconds=i)).strftime("%Y-%m-%d %H:%M:%S.%f")
-        images.append((image_id, name, None, "queued", ts, ts, None, 0, "raw", "bare", None, None, 0, 0, 0, None, "shared", 0, None, None))
-        props += [(image_id, "bench_seq", str(i), ts, ts, None, 0), (image_id, "bench_source", "sql", ts, ts, None, 0)]
-        tags += [(image_id, "bench", ts, ts, None, 0), (image_id, "load", ts, ts, None, 0)]
-    return images, props, tags
-
-
-def insert_images(db: Path, n: int) -> None:
-    images, props, tags = image_rows(n)
-    con = sqlite3.connect(db)
-    try:
-        with con:
-            con.executemany(
-                "INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format,"
-                " container_format, checksum, owner, min_disk, min_ram, protected, virtual_size, visibility, os_hidden,"
-                " os_hash_algo, os_hash_value) VALUES (" + ", ".join("?" * 20) + ")",
-                images,
-            )
-            con.executemany(
-                "INSERT INTO image_properties (image_id, name, value, created_at, updated_at, deleted_at, deleted)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                props,
-            )
-            con.executemany(
-                "INSERT INTO image_tags (image_id, value, created_at, updated_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?)",
-                tags,
-            )
-    finally:
-        con.close()
-
-
-def db_query(db: Path, sql: str) -> list:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def image_count(db: Path) -> int:
-    return db_query(db, "SELECT count(*) FROM images WHERE deleted = 0")[0][0]
+def db_header(args, dbs: bdb.Databases) -> str:
+    if args.db == "sqlite":
+        return "Database: SQLite, one file made by glance-manage db_sync, loaded, then copied for Glimpse"
+    return (f"Database: {dbs.describe()}, one scratch database per side (schema by glance-manage db_sync "
+            "and by glimpse manage db sync), the same rows loaded into each")
 
 
 # --------------------------------------------------------------------------
@@ -234,7 +251,7 @@ def rss_tree(srv: sr.Server) -> dict:
 
 def bench_side(side, args, scratch: Path, upload: Path, digests: dict, live: list) -> dict:
     out: dict = {}
-    db = db_path(side)
+    db = side.db
     srv = side.start(1)
     live.append(srv)
     try:
@@ -246,12 +263,12 @@ def bench_side(side, args, scratch: Path, upload: Path, digests: dict, live: lis
             "name": "bench-preflight", "disk_format": "raw", "container_format": "bare", "tags": ["bench"]}))
         expect(srv, "GET", f"/v2/images/{created['id']}", 200)
         listed = json.loads(expect(srv, "GET", "/v2/images", 200))
-        want = min(25, image_count(db))
+        want = min(25, db.image_count())
         if len(listed.get("images", [])) != want:
             raise BenchError(f"{side.name}: GET /v2/images listed {len(listed.get('images', []))} images, expected {want}")
 
         # Load over the API (this is the create throughput), then top up what failed.
-        missing = args.images - image_count(db)
+        missing = args.images - db.image_count()
         body = CREATE_BODY.format(prefix="bench", source="api")
         log(f"{side.name}: creating {missing} images over the API ({args.concurrency} connections)")
         res = loadgen(args, srv.port, "/v2/images", method="POST", count=missing, body=body,
@@ -259,17 +276,17 @@ def bench_side(side, args, scratch: Path, upload: Path, digests: dict, live: lis
         out["load_create"] = res
         log(f"{side.name}: load: {describe(res)}")
         for attempt in range(10):
-            missing = args.images - image_count(db)
+            missing = args.images - db.image_count()
             if missing <= 0:
                 break
             log(f"{side.name}: {missing} creates failed; creating them again with 2 connections")
             loadgen(args, srv.port, "/v2/images", method="POST", count=missing, conns=2, body=body,
                     headers=JSON_HEADERS + ["Content-Type: application/json"], seq_start=10 * args.images + 1000 * attempt)
-        total = image_count(db)
+        total = db.image_count()
         if total < args.images:
             raise BenchError(f"{side.name}: only {total} of {args.images} images after retries")
         ids_file = scratch / f"{side.name}-ids.txt"
-        ids_file.write_text("\n".join(r[0] for r in db_query(db, "SELECT id FROM images WHERE deleted = 0")) + "\n")
+        ids_file.write_text("\n".join(r[0] for r in db.query("SELECT id FROM images WHERE NOT deleted")) + "\n")
         out["images_before_tests"] = total
 
         # Fixed-duration tests.
@@ -314,7 +331,7 @@ def bench_side(side, args, scratch: Path, upload: Path, digests: dict, live: lis
         log(f"{side.name}: upload {out['upload_mb_s']:.0f} MB/s, download {out['download_mb_s']:.0f} MB/s")
 
         out["memory"] = rss_tree(srv)
-        out["images_after"] = image_count(db)
+        out["images_after"] = db.image_count()
         log(f"{side.name}: RSS after the load {out['memory']['rss_total_mb']:.1f} MB over {len(out['memory']['processes'])} processes")
     finally:
         srv.stop(args.stop_grace)
@@ -368,7 +385,7 @@ def hash_reference(path: Path) -> dict:
 # Report
 
 
-def print_table(results: dict, args) -> None:
+def print_table(results: dict, args, db_line: str) -> None:
     sides = results["sides"]
     g, m = sides.get("glance"), sides.get("glimpse")
     rows: list[tuple[str, str, str, str]] = []
@@ -408,6 +425,7 @@ def print_table(results: dict, args) -> None:
           f"connections, {args.duration:g} s per test")
     print(f"{args.images} images per side: {args.sql_images} inserted by SQL before start-up (the same rows for both), "
           f"{n_api} created over the API")
+    print(db_line)
     print("The servers ran one after the other, never together (2-core machine); the load generator "
           f"({args.loadgen_threads} thread) shares the cores with the server under test.")
     head = f"{'':46} {'Glance 33':>11} {'Glimpse':>11} {'Glimpse/Glance':>15}"
@@ -434,6 +452,9 @@ def main() -> int:
     ap.add_argument("--api-load", type=int, default=1_000, help="how many of them are created over the API (default 1000); the rest by SQL")
     ap.add_argument("--upload-mib", type=int, default=1024, help="size of the uploaded image in MiB (default 1024)")
     ap.add_argument("--only", choices=["glance", "glimpse"], help="bench one side only")
+    ap.add_argument("--db", choices=bdb.BACKENDS, default="sqlite",
+                    help="database backend (default sqlite; postgres: 127.0.0.1:5432 as postgres, mysql: "
+                         "127.0.0.1:3306 as root; a scratch database per side, dropped at the end)")
     ap.add_argument("--json", metavar="FILE", help="write all raw numbers as JSON")
     ap.add_argument("--glimpse-bin", type=Path, default=ROOT / "target" / "release" / "glimpse")
     ap.add_argument("--loadgen-bin", type=Path, default=LOADGEN)
@@ -464,22 +485,17 @@ def main() -> int:
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "sides": {},
     }
-    with sr.bench_session(results, live, args, scratch) as outcome:
+    dbs = bdb.Databases(args.db, "glimpse_apibench", scratch)
+    # Databases outside bench_session: the servers are stopped before the scratch databases are dropped.
+    with dbs, sr.bench_session(results, live, args, scratch) as outcome:
+        if args.db != "sqlite":
+            bdb.server_reachable(args.db)
+            log(f"database: {dbs.describe()}")
         args.loadgen_bin = ensure_loadgen(args.loadgen_bin, not args.no_build)
-        results["glance_venv"] = str(pick_venv(args.venv, scratch))
+        results["glance_venv"] = str(pick_venv(args.venv, scratch, args.db))
         info = sr.venv_info()
         results["glance_env"] = info
-        glance = sr.GlanceSide(scratch, args.workers, info, preload=False)
-        log(f"inserting {args.sql_images} images by SQL into the shared database")
-        insert_images(db_path(glance), args.sql_images)
-        sides = []
-        if args.only in (None, "glimpse"):
-            binary = sr.ensure_glimpse(args.glimpse_bin, not args.no_build)
-            results["glimpse_bin"] = sr.binary_info(binary)
-            # Glimpse first: if its routes are missing, fail before Glance's long run.
-            sides.append(sr.GlimpseSide(scratch, args.workers, binary, Path(info["paste"]), db_path(glance), False))
-        if args.only in (None, "glance"):
-            sides.append(glance)
+        sides = setup_sides(args, scratch, info, dbs, args.sql_images, args.workers, results)
         upload = scratch / "upload.bin"
         log(f"writing a {args.upload_mib} MiB upload file and timing md5sum + sha512sum on it")
         make_upload(upload, args.upload_mib)
@@ -487,7 +503,7 @@ def main() -> int:
         log(f"md5sum {digests['md5_mb_s']:.0f} MB/s, sha512sum {digests['sha512_mb_s']:.0f} MB/s, "
             f"one after the other {digests['both_mb_s']:.0f} MB/s")
         log(f"Glance {info['glance']} on gunicorn {info['gunicorn']}; {args.workers} worker(s); "
-            f"{' then '.join(s.name for s in sides)}, one at a time; scratch {scratch}")
+            f"{' then '.join(s.name for s in sides)}, one at a time; {args.db}; scratch {scratch}")
         for s in sides:
             busy = cpu_busy(1.0)
             if busy > 0.25:
@@ -497,7 +513,7 @@ def main() -> int:
             results["sides"][s.name]["cpu_busy_before"] = busy
             os.sync()
             time.sleep(1.0)
-        print_table(results, args)
+        print_table(results, args, db_header(args, dbs))
     return outcome.rc
 
 

@@ -2,9 +2,11 @@
 """List latency with a very large image table: Glance 33 vs Glimpse.
 
 Inserts --images rows (default 1,000,000, each with two properties and two
-tags, as api_bench.py writes them) into one SQLite database made by
-glance-manage db_sync, then serves that same file with each side in turn
-(one worker, never both at once) and times single requests to GET
+tags, as api_bench.py writes them) by SQL: with --db sqlite (the default)
+into one SQLite database made by glance-manage db_sync and copied for
+Glimpse; with --db postgres or --db mysql into a scratch database per side,
+whose schema that side's own tool made. Then it serves them with each side in
+turn (one worker, never both at once) and times single requests to GET
 /v2/images: the first page, a page deep behind a marker, a large page,
 common filters, and the filters/sorts on columns Glance's schema does not
 index. Each request runs --runs times; the median is reported.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -26,14 +28,16 @@ import time
 from pathlib import Path
 
 import api_bench as ab
+import bench_db as bdb
 import startup_rss as sr
 from startup_rss import BenchError, log
 
 
-def cases(db: Path) -> list[tuple[str, str]]:
-    deep = ab.db_query(db, "SELECT id FROM images ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET "
-                       f"{ab.image_count(db) // 2}")[0][0]
-    one_id, one_name = ab.db_query(db, "SELECT id, name FROM images LIMIT 1 OFFSET 777")[0]
+def cases(db) -> list[tuple[str, str]]:
+    """The requests; ids and names from `db` (every side's database holds the same rows)."""
+    deep = db.query("SELECT id FROM images ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET "
+                    f"{db.image_count() // 2}")[0][0]
+    one_id, one_name = db.query("SELECT id, name FROM images ORDER BY id LIMIT 1 OFFSET 777")[0][:2]
     return [
         ("first page (default 25)", "/v2/images"),
         ("page behind a marker half-way down", f"/v2/images?marker={deep}"),
@@ -75,32 +79,38 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", choices=["glance", "glimpse"])
+    ap.add_argument("--db", choices=bdb.BACKENDS, default="sqlite",
+                    help="database backend (default sqlite; postgres: 127.0.0.1:5432 as postgres, mysql: "
+                         "127.0.0.1:3306 as root; a scratch database per side, dropped at the end)")
     ap.add_argument("--glimpse-bin", type=Path, default=sr.ROOT / "target" / "release" / "glimpse")
     ap.add_argument("--venv", type=Path)
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per request")
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--keep-tmp", action="store_true", help="keep the scratch directory (configs, server logs, SQLite files)")
     args = ap.parse_args()
+    if args.images < 1000 or args.runs < 1:
+        ap.error("--images must be at least 1000 and --runs at least 1")
+
+    def _raise(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, _raise)
+
     scratch = Path(tempfile.mkdtemp(prefix="glimpse-list1m-"))
-    results: dict = {"images": args.images, "sides": {}}
+    results: dict = {"images": args.images, "db": args.db, "sides": {}}
     live: list[sr.Server] = []
-    rc = 0
-    try:
-        ab.pick_venv(args.venv, scratch)
+    dbs = bdb.Databases(args.db, "glimpse_list1m", scratch)
+    # Databases outside bench_session: the servers are stopped before the scratch databases are dropped.
+    with dbs, sr.bench_session(results, live, args, scratch) as outcome:
+        if args.db != "sqlite":
+            bdb.server_reachable(args.db)
+            log(f"database: {dbs.describe()}")
+        ab.pick_venv(args.venv, scratch, args.db)
         info = sr.venv_info()
-        glance = sr.GlanceSide(scratch, 1, info, preload=False)
-        db = ab.db_path(glance)
-        log(f"inserting {args.images} images (2 properties and 2 tags each) by SQL")
-        t = time.perf_counter()
-        ab.insert_images(db, args.images)
-        log(f"inserted in {time.perf_counter() - t:.0f} s")
-        todo = cases(db)
-        sides = []
-        if args.only in (None, "glimpse"):
-            binary = sr.ensure_glimpse(args.glimpse_bin, not args.no_build)
-            sides.append(sr.GlimpseSide(scratch, 1, binary, Path(info["paste"]), db, False))
-        if args.only in (None, "glance"):
-            sides.append(glance)
+        sides = ab.setup_sides(args, scratch, info, dbs, args.images, 1, results)
+        todo = cases(sides[0].db)
         for side in sides:
             srv = side.start(1)
             live.append(srv)
@@ -110,7 +120,9 @@ def main() -> int:
             finally:
                 srv.stop(30)
                 live.remove(srv)
-        print(f"\nGET /v2/images with {args.images} images in SQLite, 1 worker, median of {args.runs} (ms)")
+        where = ("one SQLite file (copied for Glimpse)" if args.db == "sqlite"
+                 else f"{dbs.describe()}, one database per side")
+        print(f"\nGET /v2/images with {args.images} images in {where}, 1 worker, median of {args.runs} (ms)")
         names = list(results["sides"])
         head = f"{'':46}" + "".join(f"{n:>12}" for n in names) + ("    Glance/Glimpse" if len(names) == 2 else "")
         print(head)
@@ -118,22 +130,13 @@ def main() -> int:
         for label, _ in todo:
             vals = [results["sides"][n][label]["median_ms"] for n in names]
             row = f"{label:46}" + "".join(f"{v:12.1f}" for v in vals)
-            if len(vals) == 2 and vals[0] > 0:
-                glance_ms = results["sides"].get("glance", {}).get(label, {}).get("median_ms")
-                glimpse_ms = results["sides"].get("glimpse", {}).get(label, {}).get("median_ms")
-                if glance_ms and glimpse_ms:
-                    row += f"{glance_ms / glimpse_ms:16.1f}x"
+            glance_ms = results["sides"].get("glance", {}).get(label, {}).get("median_ms")
+            glimpse_ms = results["sides"].get("glimpse", {}).get(label, {}).get("median_ms")
+            if glance_ms and glimpse_ms:
+                row += f"{glance_ms / glimpse_ms:16.1f}x"
             print(row)
-    except BenchError as e:
-        print(f"bench: ERROR: {e}", file=sys.stderr)
-        rc = 1
-    finally:
-        for srv in list(live):
-            srv.stop(5.0)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        shutil.rmtree(scratch, ignore_errors=True)
-    return rc
+        sys.stdout.flush()
+    return outcome.rc
 
 
 if __name__ == "__main__":

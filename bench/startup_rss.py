@@ -369,8 +369,10 @@ def venv_info() -> dict:
     return info
 
 
-def write_conf(d: Path, port: int, workers: int, minimal: bool = False) -> Path:
-    """The same glance-api.conf for both sides (gunicorn ignores bind_*/workers)."""
+def write_conf(d: Path, port: int, workers: int, minimal: bool = False, connection: str | None = None) -> Path:
+    """The same glance-api.conf for both sides (gunicorn ignores bind_*/workers).
+
+    `connection` is the [database] URL; the default is <d>/glance.sqlite."""
     (d / "images").mkdir(exist_ok=True)
     (d / "staging").mkdir(exist_ok=True)
     text = (
@@ -383,7 +385,7 @@ def write_conf(d: Path, port: int, workers: int, minimal: bool = False) -> Path:
         text += (
             f"node_staging_uri = file://{d}/staging\n"
             "\n[database]\n"
-            f"connection = sqlite:///{d}/glance.sqlite\n"
+            f"connection = {connection or f'sqlite:///{d}/glance.sqlite'}\n"
             "\n[glance_store]\n"
             "stores = file\n"
             "default_store = file\n"
@@ -399,14 +401,15 @@ def write_conf(d: Path, port: int, workers: int, minimal: bool = False) -> Path:
 class GlanceSide:
     name = "glance"
 
-    def __init__(self, scratch: Path, workers: int, info: dict, preload: bool):
+    def __init__(self, scratch: Path, workers: int, info: dict, preload: bool, connection: str | None = None):
         self.dir = scratch / "glance"
         self.dir.mkdir()
         self.workers = workers
         self.info = info
         self.preload = preload
+        self.connection = connection
         shutil.copy(info["paste"], self.dir / "glance-api-paste.ini")
-        conf = write_conf(self.dir, 0, workers)
+        conf = write_conf(self.dir, 0, workers, connection=connection)
         log("glance: glance-manage db_sync")
         run_checked(
             [str(VENV / "bin" / "glance-manage"), "--config-file", str(conf), "db_sync"],
@@ -417,7 +420,7 @@ class GlanceSide:
 
     def start(self, run: int) -> Server:
         port = free_port()
-        write_conf(self.dir, port, self.workers)
+        write_conf(self.dir, port, self.workers, connection=self.connection)
         cmd = [str(VENV / "bin" / "gunicorn"), "--workers", str(self.workers), "--bind", f"127.0.0.1:{port}", "--timeout", "120"]
         if self.info["no_control_socket"]:
             cmd.append("--no-control-socket")
@@ -436,19 +439,32 @@ class GlanceSide:
 class GlimpseSide:
     name = "glimpse"
 
-    def __init__(self, scratch: Path, workers: int, binary: Path, paste: Path, db_from: Path | None, minimal: bool):
+    def __init__(self, scratch: Path, workers: int, binary: Path, paste: Path, db_from: Path | None, minimal: bool,
+                 connection: str | None = None):
         self.dir = scratch / "glimpse"
         self.dir.mkdir()
         self.workers = workers
         self.binary = binary
         self.minimal = minimal
+        self.connection = connection
         shutil.copy(paste, self.dir / "glance-api-paste.ini")
         if db_from is not None and db_from.exists():
             shutil.copy(db_from, self.dir / "glance.sqlite")
 
+    def db_sync(self) -> None:
+        """Glimpse's own schema tool on an empty database: glimpse manage db sync."""
+        conf = write_conf(self.dir, 0, self.workers, connection=self.connection)
+        log("glimpse: glimpse manage db sync")
+        run_checked(
+            [str(self.binary), "manage", "--config-file", str(conf), "db", "sync"],
+            "glimpse manage db sync",
+            self.dir / "db_sync.log",
+            cwd=self.dir,
+        )
+
     def start(self, run: int) -> Server:
         port = free_port()
-        conf = write_conf(self.dir, port, self.workers, self.minimal)
+        conf = write_conf(self.dir, port, self.workers, self.minimal, connection=self.connection)
         cmd = [str(self.binary), "api", "--config-file", str(conf)]
         env = dict(os.environ, HOME=str(self.dir))
         return spawn(self.name, cmd, env, self.dir, port, run)
