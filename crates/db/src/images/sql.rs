@@ -146,8 +146,8 @@ impl Dialect {
     }
     /// An ORDER BY term giving the order rows were inserted in, for a
     /// table without an id column, where the backend can tell (SQLite's
-    /// `rowid`, PostgreSQL's `ctid`); elsewhere `fallback`, e.g. the
-    /// primary key, which is the order InnoDB returns rows in anyway.
+    /// `rowid`, PostgreSQL's `ctid`); on MySQL, `fallback`: the order the
+    /// caller knows InnoDB returns them in for the same query.
     pub(crate) fn insertion_order(self, alias: &str, fallback: &str) -> String {
         match self.0 {
             Backend::Sqlite => format!("{alias}.rowid"),
