@@ -207,6 +207,14 @@ impl Repo {
         // when they are many, force the sort index (`INDEXED BY`).
         let mut hint = String::new();
         let mut candidate_ids = false;
+        if self.db.backend() == Backend::MySql {
+            // InnoDB's statistics still favour intersecting the two boolean
+            // indexes (`deleted`, `os_hidden`: nearly every row matches
+            // both) and sorting everything over walking the sort index for
+            // one page: ~30 ms instead of ~0.3 ms with 20,000 images, and
+            // growing with the table. They are never selective for a list.
+            hint = " IGNORE INDEX (ix_images_deleted, os_hidden_image_idx)".into();
+        }
         if self.db.backend() == Backend::Sqlite {
             if !viewer.is_admin
                 && let Some(p) = &viewer.project_id
