@@ -168,6 +168,20 @@ impl Enforcer {
         self.check_values(ctx, rule, &target.values())
     }
 
+    /// [`Enforcer::check_values`], a refusal as Glance's 403.
+    pub fn enforce_values(
+        &self,
+        ctx: &RequestContext,
+        rule: &str,
+        target: &Values,
+    ) -> Result<(), ApiError> {
+        if self.check_values(ctx, rule, target) {
+            Ok(())
+        } else {
+            Err(policy_forbidden(rule))
+        }
+    }
+
     /// Like [`Enforcer::check`] with a target given as oslo's dict.
     pub fn check_values(&self, ctx: &RequestContext, rule: &str, target: &Values) -> bool {
         self.maybe_reload();
@@ -227,7 +241,8 @@ fn policy_values(ctx: &RequestContext) -> Values {
     m
 }
 
-fn policy_forbidden(rule: &str) -> ApiError {
+/// The 403 a refused rule gives (`PolicyNotAuthorized`, as Glance words it).
+pub(crate) fn policy_forbidden(rule: &str) -> ApiError {
     forbidden(format!("You are not authorized to complete {rule} action."))
 }
 

@@ -48,15 +48,6 @@ pub struct Heartbeat {
     pub interval: Duration,
 }
 
-/// This machine's host name (`socket.gethostname()`).
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 impl Heartbeat {
     /// From the configuration; `None` when `report_interval` is 0.
     pub fn from_conf(conf: &ConfigOpts, bind_port: i64) -> Result<Option<Heartbeat>, String> {
@@ -72,7 +63,8 @@ impl Heartbeat {
             .get_str("DEFAULT", "host")
             .map_err(e)?
             .filter(|h| !h.is_empty())
-            .unwrap_or_else(hostname);
+            .or_else(glimpse_config::hostname)
+            .unwrap_or_else(|| "localhost".into());
         let node_url = conf
             .get_str("DEFAULT", "worker_self_reference_url")
             .map_err(e)?

@@ -51,3 +51,12 @@ pub use opt::{DeprecatedName, ListItem, Opt, OptKind};
 pub use pyfmt::{py_float_repr, py_repr};
 pub use search::SearchPaths;
 pub use value::{Dict, Value};
+
+/// This machine's host name (`socket.gethostname()`), the default of the
+/// `host` options services register; `None` when the kernel will not say.
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}

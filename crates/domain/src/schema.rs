@@ -455,6 +455,14 @@ fn check(
         if errs.done() {
             return;
         }
+        // Records the keyword's violation and moves on to the next
+        // keyword (or, inside `required`'s loop, the next name).
+        macro_rules! fail {
+            ($message:expr) => {{
+                errs.all.push(violation($message, kw, schema, inst, sp, ip));
+                continue;
+            }};
+        }
         match kw.as_str() {
             "type" => {
                 let types: Vec<&str> = match arg {
@@ -464,56 +472,32 @@ fn check(
                 };
                 if !types.iter().any(|t| type_matches(t, inst)) {
                     let list: Vec<String> = types.iter().map(|t| py::repr_str(t)).collect();
-                    errs.all.push(violation(
-                        format!("{} is not of type {}", py::repr(inst), list.join(", ")),
-                        kw,
-                        schema,
-                        inst,
-                        sp,
-                        ip,
+                    fail!(format!(
+                        "{} is not of type {}",
+                        py::repr(inst),
+                        list.join(", ")
                     ));
-                    continue;
                 }
             }
             "enum" => {
                 if let Value::Array(a) = arg
                     && !a.iter().any(|x| json_eq(x, inst))
                 {
-                    errs.all.push(violation(
-                        format!("{} is not one of {}", py::repr(inst), py::str_of(arg)),
-                        kw,
-                        schema,
-                        inst,
-                        sp,
-                        ip,
+                    fail!(format!(
+                        "{} is not one of {}",
+                        py::repr(inst),
+                        py::str_of(arg)
                     ));
-                    continue;
                 }
             }
             "maxLength" | "minLength" => {
                 if let (Value::String(st), Some(n)) = (inst, arg.as_u64()) {
                     let len = st.chars().count() as u64;
                     if kw == "maxLength" && len > n {
-                        errs.all.push(violation(
-                            format!("{} is too long", py::repr(inst)),
-                            kw,
-                            schema,
-                            inst,
-                            sp,
-                            ip,
-                        ));
-                        continue;
+                        fail!(format!("{} is too long", py::repr(inst)));
                     }
                     if kw == "minLength" && len < n {
-                        errs.all.push(violation(
-                            format!("{} is too short", py::repr(inst)),
-                            kw,
-                            schema,
-                            inst,
-                            sp,
-                            ip,
-                        ));
-                        continue;
+                        fail!(format!("{} is too short", py::repr(inst)));
                     }
                 }
             }
@@ -522,15 +506,11 @@ fn check(
                     && let Ok(re) = regex_lite::Regex::new(p)
                     && !re.is_match(st)
                 {
-                    errs.all.push(violation(
-                        format!("{} does not match {}", py::repr(inst), py::repr_str(p)),
-                        kw,
-                        schema,
-                        inst,
-                        sp,
-                        ip,
+                    fail!(format!(
+                        "{} does not match {}",
+                        py::repr(inst),
+                        py::repr_str(p)
                     ));
-                    continue;
                 }
             }
             "minimum" | "maximum" => {
@@ -538,34 +518,18 @@ fn check(
                     && !inst.is_boolean()
                 {
                     if kw == "minimum" && x < lim {
-                        errs.all.push(violation(
-                            format!(
-                                "{} is less than the minimum of {}",
-                                py::repr(inst),
-                                py::repr(arg)
-                            ),
-                            kw,
-                            schema,
-                            inst,
-                            sp,
-                            ip,
+                        fail!(format!(
+                            "{} is less than the minimum of {}",
+                            py::repr(inst),
+                            py::repr(arg)
                         ));
-                        continue;
                     }
                     if kw == "maximum" && x > lim {
-                        errs.all.push(violation(
-                            format!(
-                                "{} is greater than the maximum of {}",
-                                py::repr(inst),
-                                py::repr(arg)
-                            ),
-                            kw,
-                            schema,
-                            inst,
-                            sp,
-                            ip,
+                        fail!(format!(
+                            "{} is greater than the maximum of {}",
+                            py::repr(inst),
+                            py::repr(arg)
                         ));
-                        continue;
                     }
                 }
             }
@@ -594,18 +558,10 @@ fn check(
                             let names: Vec<String> =
                                 extras.iter().map(|k| py::repr_str(k)).collect();
                             let verb = if extras.len() == 1 { "was" } else { "were" };
-                            errs.all.push(violation(
-                                format!(
-                                    "Additional properties are not allowed ({} {verb} unexpected)",
-                                    names.join(", ")
-                                ),
-                                kw,
-                                schema,
-                                inst,
-                                sp,
-                                ip,
+                            fail!(format!(
+                                "Additional properties are not allowed ({} {verb} unexpected)",
+                                names.join(", ")
                             ));
-                            continue;
                         }
                         Value::Object(_) => {
                             for k in extras {
@@ -628,15 +584,7 @@ fn check(
                         if let Value::String(name) = r
                             && !obj.contains_key(name)
                         {
-                            errs.all.push(violation(
-                                format!("{} is a required property", py::repr_str(name)),
-                                kw,
-                                schema,
-                                inst,
-                                sp,
-                                ip,
-                            ));
-                            continue;
+                            fail!(format!("{} is a required property", py::repr_str(name)));
                         }
                     }
                 }
@@ -668,15 +616,7 @@ fn check(
                         .enumerate()
                         .any(|(i, a)| items[..i].iter().any(|b| json_eq(a, b)))
                 {
-                    errs.all.push(violation(
-                        format!("{} has non-unique elements", py::repr(inst)),
-                        kw,
-                        schema,
-                        inst,
-                        sp,
-                        ip,
-                    ));
-                    continue;
+                    fail!(format!("{} has non-unique elements", py::repr(inst)));
                 }
             }
             "minItems" | "maxItems" => {
@@ -699,8 +639,7 @@ fn check(
                         None
                     };
                     if let Some(m) = message {
-                        errs.all.push(violation(m, kw, schema, inst, sp, ip));
-                        continue;
+                        fail!(m);
                     }
                 }
             }

@@ -484,18 +484,10 @@ fn outage_under_load() {
             violations.push(format!("{id}: upload acknowledged, image not active"));
         }
     }
-    let live_files: HashSet<String> = locs
-        .values()
-        .flatten()
-        .filter_map(|(u, _)| u.strip_prefix("file://").map(str::to_string))
-        .collect();
-    let mut files = 0;
-    for e in std::fs::read_dir(&store).into_iter().flatten().flatten() {
-        files += 1;
-        let p = e.path().display().to_string();
-        if !live_files.contains(&p) {
-            violations.push(format!("orphaned file (or leftover) in the store: {p}"));
-        }
+    let (stray, files) =
+        store_files_not_in(&store, locs.values().flatten().map(|(u, _)| u.as_str()));
+    for p in stray {
+        violations.push(format!("orphaned file (or leftover) in the store: {p}"));
     }
     // An image the outage left `saving` is not stuck: DELETE clears it.
     for id in &saving {

@@ -518,17 +518,16 @@ fn own_view(t: usize, image: &Value) -> View {
 
 #[test]
 fn three_nodes_one_database_one_store() {
-    if !pg::system_pg_up("multinode::three_nodes_one_database_one_store") {
+    let Some(db) = ScratchDb::create(true, "glimpse_multinode") else {
         return;
-    }
+    };
     let started = Instant::now();
-    let db = pg::ScratchDb::create(5432, "glimpse_multinode");
     let store_dir = TempDir::new("mn-store");
     let store = store_dir.path().join("images");
     // All nodes start at once on the empty database, as a deployment
     // starts them: one creates the schema, the others wait for it.
     let nodes: Vec<Server> = (0..NODES)
-        .map(|_| start_with(&node_conf(free_port(), &db.url(), &store), &[], false))
+        .map(|_| start_with(&node_conf(free_port(), &db.url, &store), &[], false))
         .collect();
     for n in &nodes {
         wait_ready(n);
@@ -546,7 +545,7 @@ fn three_nodes_one_database_one_store() {
     eprintln!(
         "multinode: nodes on ports {ports:?}, database {}, seed {seed} \
          (GLIMPSE_MULTINODE_SEED={seed} repeats the choices)",
-        db.name
+        db.name()
     );
 
     let shared = Arc::new(Shared::default());
@@ -670,7 +669,7 @@ fn three_nodes_one_database_one_store() {
     }
 
     // --- what the database and the store hold -------------------------
-    let mut c = db.client();
+    let mut c = pg::PgClient::connect(5432, db.name()).unwrap();
     let rows = c.q("SELECT id, status, deleted::text, size::text, checksum, name FROM images");
     let mut props: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     for r in c.q("SELECT image_id, name, value FROM image_properties WHERE NOT deleted") {
@@ -793,13 +792,14 @@ fn three_nodes_one_database_one_store() {
         .filter(|(_, s)| s == "active")
         .filter_map(|(u, _)| u.strip_prefix("file://").map(str::to_string))
         .collect();
-    let mut files = 0;
-    for e in std::fs::read_dir(&store).into_iter().flatten().flatten() {
-        files += 1;
-        let p = e.path().display().to_string();
-        if !active_files.contains(&p) {
-            violations.push(format!("orphaned file in the store: {p}"));
-        }
+    let active_urls = locations
+        .values()
+        .flatten()
+        .filter(|(_, s)| s == "active")
+        .map(|(u, _)| u.as_str());
+    let (stray, files) = store_files_not_in(&store, active_urls);
+    for p in stray {
+        violations.push(format!("orphaned file in the store: {p}"));
     }
     for f in &active_files {
         match std::fs::metadata(f) {

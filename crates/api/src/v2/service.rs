@@ -330,6 +330,15 @@ pub fn link_query(params: &[(String, String)], marker: Option<&str>) -> String {
     glimpse_domain::py::urlencode(link.into_iter().chain(marker.map(|m| ("marker", m))))
 }
 
+/// A `limit` query parameter that must be an integer (the tasks and
+/// metadef lists; Glance's namespaces list fails with a 500 instead).
+pub fn parse_limit(v: &str) -> ApiResult<i64> {
+    match glimpse_domain::py::int(v) {
+        Some(Ok(n)) => Ok(n),
+        _ => Err(bad_request("limit param must be an integer")),
+    }
+}
+
 /// A path parameter the route template guarantees.
 pub fn param<'a>(p: &'a Params, name: &str) -> &'a str {
     p.get(name).unwrap_or("")

@@ -110,7 +110,7 @@ impl Metadefs<'_> {
                     continue;
                 }
                 Some(id) if mode.overwrite => {
-                    self.seed_delete(&mut tx, id).await?;
+                    self.delete_namespace_rows(&mut tx, id).await?;
                     let id = self.seed_namespace(&mut tx, &doc, t).await?;
                     self.seed_children(&mut tx, id, &doc, t, false).await?;
                     &mut report.loaded
@@ -136,35 +136,7 @@ impl Metadefs<'_> {
     }
 
     async fn seed_ns_id(&self, tx: &mut Tx, name: &str) -> Result<Option<i64>, DbError> {
-        let mut q = Sql::new(
-            self.d(),
-            "SELECT id FROM metadef_namespaces WHERE namespace = ",
-        );
-        q.text(name);
-        Ok(fetch(Conn::Tx(tx), &q, &[Kind::Int32])
-            .await?
-            .first()
-            .and_then(|r| r[0].int()))
-    }
-
-    async fn seed_delete(&self, tx: &mut Tx, id: i64) -> Result<(), DbError> {
-        for table in [
-            "metadef_tags",
-            "metadef_objects",
-            "metadef_properties",
-            "metadef_namespace_resource_types",
-        ] {
-            let mut q = Sql::new(
-                self.d(),
-                &format!("DELETE FROM {table} WHERE namespace_id = "),
-            );
-            q.int(id);
-            run(Conn::Tx(tx), &q).await?;
-        }
-        let mut q = Sql::new(self.d(), "DELETE FROM metadef_namespaces WHERE id = ");
-        q.int(id);
-        run(Conn::Tx(tx), &q).await?;
-        Ok(())
+        Ok(self.ns_by_name(Conn::Tx(tx), name).await?.map(|n| n.id))
     }
 
     async fn seed_namespace(
@@ -223,43 +195,6 @@ impl Metadefs<'_> {
         Ok(())
     }
 
-    /// The id of a seeded resource type (created protected when missing).
-    async fn seed_resource_type(
-        &self,
-        tx: &mut Tx,
-        name: &str,
-        t: Timestamp,
-    ) -> Result<i64, DbError> {
-        let find = |d| {
-            let mut q = Sql::new(d, "SELECT id FROM metadef_resource_types WHERE name = ");
-            q.text(name);
-            q
-        };
-        if let Some(id) = fetch(Conn::Tx(tx), &find(self.d()), &[Kind::Int32])
-            .await?
-            .first()
-            .and_then(|r| r[0].int())
-        {
-            return Ok(id);
-        }
-        let mut q = Sql::new(
-            self.d(),
-            "INSERT INTO metadef_resource_types (name, protected, created_at) VALUES (",
-        );
-        q.text(name)
-            .push(", ")
-            .bool(true)
-            .push(", ")
-            .ts(t)
-            .push(")");
-        run(Conn::Tx(tx), &q).await?;
-        fetch(Conn::Tx(tx), &find(self.d()), &[Kind::Int32])
-            .await?
-            .first()
-            .and_then(|r| r[0].int())
-            .ok_or_else(|| DbError::Other("the loaded resource type vanished".into()))
-    }
-
     /// Whether `table` has a row named `name` in namespace `id`.
     async fn seed_child_exists(
         &self,
@@ -293,7 +228,7 @@ impl Metadefs<'_> {
         };
         for a in list("resource_type_associations") {
             let Some(name) = s(&a, "name") else { continue };
-            let rt = self.seed_resource_type(tx, name, t).await?;
+            let rt = self.resource_type_id(tx, name, t, true).await?;
             let mut q = Sql::new(
                 d,
                 "SELECT 1 FROM metadef_namespace_resource_types WHERE namespace_id = ",

@@ -299,7 +299,11 @@ impl Metadefs<'_> {
 
     // --- namespaces ----------------------------------------------------
 
-    async fn ns_by_name(&self, conn: Conn<'_>, name: &str) -> Result<Option<Namespace>, DbError> {
+    pub(crate) async fn ns_by_name(
+        &self,
+        conn: Conn<'_>,
+        name: &str,
+    ) -> Result<Option<Namespace>, DbError> {
         let d = self.d();
         let mut q = Sql::new(d, &ns_select(d));
         q.push(" WHERE namespace = ").text(name);
@@ -464,8 +468,18 @@ impl Metadefs<'_> {
 
     /// Deletes a namespace with every child row (the resource types stay).
     pub async fn ns_delete(&self, ns: &Namespace) -> Result<(), DbError> {
-        let d = self.d();
         let mut tx = self.db().begin_write().await?;
+        self.delete_namespace_rows(&mut tx, ns.id).await?;
+        tx.commit().await
+    }
+
+    /// Deletes namespace `id`'s row and every child row, in `tx`.
+    pub(crate) async fn delete_namespace_rows(
+        &self,
+        tx: &mut crate::Tx,
+        id: i64,
+    ) -> Result<(), DbError> {
+        let d = self.d();
         for table in [
             "metadef_tags",
             "metadef_objects",
@@ -473,13 +487,13 @@ impl Metadefs<'_> {
             "metadef_namespace_resource_types",
         ] {
             let mut q = Sql::new(d, &format!("DELETE FROM {table} WHERE namespace_id = "));
-            q.int(ns.id);
-            run(Conn::Tx(&mut tx), &q).await?;
+            q.int(id);
+            run(Conn::Tx(tx), &q).await?;
         }
         let mut q = Sql::new(d, "DELETE FROM metadef_namespaces WHERE id = ");
-        q.int(ns.id);
-        run(Conn::Tx(&mut tx), &q).await?;
-        tx.commit().await
+        q.int(id);
+        run(Conn::Tx(tx), &q).await?;
+        Ok(())
     }
 
     /// Deletes all objects, properties or tags of a namespace.
@@ -577,12 +591,15 @@ impl Metadefs<'_> {
         Ok(out)
     }
 
-    /// The id of resource type `name`, created (unprotected) when missing.
-    async fn resource_type_id(
+    /// The id of resource type `name`, created when missing: unprotected
+    /// with both timestamps through the API, `seeded` (Glance's loader)
+    /// protected with `created_at` only.
+    pub(crate) async fn resource_type_id(
         &self,
         tx: &mut crate::Tx,
         name: &str,
         t: Timestamp,
+        seeded: bool,
     ) -> Result<i64, DbError> {
         let d = self.d();
         let find = || {
@@ -599,11 +616,11 @@ impl Metadefs<'_> {
         );
         q.text(name)
             .push(", ")
-            .bool(false)
+            .bool(seeded)
             .push(", ")
             .ts(t)
             .push(", ")
-            .ts(t)
+            .opt_ts((!seeded).then_some(t))
             .push(")");
         run(Conn::Tx(tx), &q).await?;
         fetch(Conn::Tx(tx), &find(), &[Kind::Int32])
@@ -621,7 +638,7 @@ impl Metadefs<'_> {
         t: Timestamp,
     ) -> Result<(), DbError> {
         let d = self.d();
-        let rt = self.resource_type_id(tx, &a.name, t).await?;
+        let rt = self.resource_type_id(tx, &a.name, t, false).await?;
         let mut q = Sql::new(
             d,
             "SELECT 1 FROM metadef_namespace_resource_types WHERE namespace_id = ",

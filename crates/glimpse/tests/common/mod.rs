@@ -686,11 +686,7 @@ impl ScratchDb {
     /// A fresh database, or `None` (with a loud note) when the server or
     /// its client is missing.
     pub fn create(postgres: bool, prefix: &str) -> Option<ScratchDb> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!("{prefix}_{}_{nanos}", std::process::id());
+        let name = unique(prefix);
         if !Self::admin(postgres, &format!("CREATE DATABASE {name}")) {
             eprintln!(
                 "\n!!!! SKIPPED: no {} on 127.0.0.1 (or no `{}` client): this part did not run.\n",
@@ -716,6 +712,22 @@ impl ScratchDb {
     }
 }
 
+impl ScratchDb {
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A name unlikely to collide with a parallel run's.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}
+
 impl Drop for ScratchDb {
     fn drop(&mut self) {
         let sql = if self.postgres {
@@ -725,4 +737,26 @@ impl Drop for ScratchDb {
         };
         Self::admin(self.postgres, &sql);
     }
+}
+
+/// The files in a filesystem store directory that no location in `live`
+/// (`file://` URLs) points at, and how many files there are in all.
+pub fn store_files_not_in<'a>(
+    store: &Path,
+    live: impl IntoIterator<Item = &'a str>,
+) -> (Vec<String>, usize) {
+    let live: std::collections::HashSet<&str> = live
+        .into_iter()
+        .filter_map(|u| u.strip_prefix("file://"))
+        .collect();
+    let mut files = 0;
+    let mut stray = Vec::new();
+    for e in std::fs::read_dir(store).into_iter().flatten().flatten() {
+        files += 1;
+        let p = e.path().display().to_string();
+        if !live.contains(p.as_str()) {
+            stray.push(p);
+        }
+    }
+    (stray, files)
 }

@@ -1,8 +1,9 @@
 //! PostgreSQL for black-box tests, without new dependencies: a minimal
 //! client for the frontend/backend protocol (v3, simple queries, trust
-//! authentication only — all the test servers use), scratch databases on
-//! the system server (127.0.0.1:5432), and private servers made with the
-//! installed `initdb`/`postgres` that a test may stop and start at will.
+//! authentication only — all the test servers use; scratch databases on
+//! the system server are `common::ScratchDb`), and private servers made
+//! with the installed `initdb`/`postgres` that a test may stop and start
+//! at will.
 //! Only processes started here are ever signalled, by PID.
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -10,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::common::{TempDir, free_port, signal, wait_until};
 
@@ -124,74 +125,6 @@ fn error_text(p: &[u8]) -> String {
         }
     }
     out.join(" ")
-}
-
-/// A name unlikely to collide with a parallel run's.
-pub fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}_{}_{nanos}", std::process::id())
-}
-
-/// Whether the system PostgreSQL answers on 127.0.0.1:5432 (trust auth);
-/// says loudly that the test is skipped when it does not.
-pub fn system_pg_up(test: &str) -> bool {
-    match PgClient::connect(5432, "postgres").and_then(|mut c| {
-        c.query("SELECT 1")
-            .map(|_| ())
-            .map_err(std::io::Error::other)
-    }) {
-        Ok(()) => true,
-        Err(e) => {
-            eprintln!(
-                "\n!!!! SKIPPED {test}: no PostgreSQL with trust auth on 127.0.0.1:5432 ({e}); \
-                 this test did not run.\n"
-            );
-            false
-        }
-    }
-}
-
-/// A database created for one test on a server, dropped on drop (with
-/// `FORCE`, so connections a killed node left behind do not keep it).
-pub struct ScratchDb {
-    pub port: u16,
-    pub name: String,
-}
-
-impl ScratchDb {
-    pub fn create(port: u16, prefix: &str) -> ScratchDb {
-        let name = unique(prefix);
-        PgClient::connect(port, "postgres")
-            .unwrap()
-            .q(&format!("CREATE DATABASE {name}"));
-        ScratchDb { port, name }
-    }
-
-    /// SQLAlchemy-style URL for `[database] connection`.
-    pub fn url(&self) -> String {
-        format!(
-            "postgresql://postgres@127.0.0.1:{}/{}",
-            self.port, self.name
-        )
-    }
-
-    pub fn client(&self) -> PgClient {
-        PgClient::connect(self.port, &self.name).unwrap()
-    }
-}
-
-impl Drop for ScratchDb {
-    fn drop(&mut self) {
-        if let Ok(mut c) = PgClient::connect(self.port, "postgres") {
-            let _ = c.query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
 }
 
 /// The installed server binaries: `GLIMPSE_PG_BINDIR`, else the newest

@@ -425,7 +425,7 @@ impl Healthcheck {
             String::from("<HTML>\n<HEAD><TITLE>Healthcheck Status</TITLE></HEAD>\n<BODY>\n");
         if self.detailed {
             s.push_str("<H1>Server status</H1>\n");
-            if let Some(h) = hostname() {
+            if let Some(h) = glimpse_config::hostname() {
                 s.push_str(&format!(
                     "<B>Server hostname:</B><PRE>{}</PRE>",
                     html_escape(&h)
@@ -498,12 +498,6 @@ fn html_escape(s: &str) -> String {
         }
     }
     out
-}
-
-fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
 }
 
 fn platform() -> String {

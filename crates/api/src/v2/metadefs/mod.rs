@@ -33,9 +33,10 @@ use glimpse_policy::Values;
 use http::Method;
 use serde_json::{Map, Value};
 
+pub(crate) use super::service::parse_limit;
 use super::service::{ImageService, handler, read_json, require_body};
 use crate::context::RequestContext;
-use crate::error::{ApiResult, bad_request, forbidden, not_found, not_found_bare};
+use crate::error::{ApiResult, bad_request, not_found, not_found_bare};
 use crate::policy::Enforcer;
 use crate::router::Router;
 
@@ -337,9 +338,7 @@ impl<'a> MetadefPolicy<'a> {
         if rule == "get_metadef_namespace" || !self.check("get_metadef_namespace") {
             return Err(not_found_bare());
         }
-        Err(forbidden(format!(
-            "You are not authorized to complete {rule} action."
-        )))
+        Err(crate::policy::policy_forbidden(rule))
     }
 }
 
@@ -374,14 +373,5 @@ pub(crate) fn check_visibility(params: &[(String, String)], allowed: &[&str]) ->
             Err(bad_request(format!("Invalid visibility value: {v}")))
         }
         _ => Ok(()),
-    }
-}
-
-/// A `limit` that must be an integer (Glance's objects and tags lists; the
-/// namespaces list fails with a 500 on a non-integer there).
-pub(crate) fn parse_limit(v: &str) -> ApiResult<i64> {
-    match py::int(v) {
-        Some(Ok(n)) => Ok(n),
-        _ => Err(bad_request("limit param must be an integer")),
     }
 }

@@ -117,9 +117,9 @@ impl ImportFilter {
         if !scheme_ok {
             return Err(format!("scheme not allowed for external URI: {uri}"));
         }
-        let host = normalize_host(&host)
+        let (host, found) = normalize_host(&host)
             .await
-            .filter(|h| {
+            .filter(|(h, _)| {
                 (self.allowed_hosts.is_empty() || self.allowed_hosts.contains(h))
                     && !self.disallowed_hosts.contains(h)
             })
@@ -130,10 +130,6 @@ impl ImportFilter {
         {
             return Err(format!("port not allowed for external URI: {uri}"));
         }
-        let port = port.unwrap_or(if scheme == "https" { 443 } else { 80 });
-        let found = resolve(&host, port)
-            .await
-            .map_err(|e| format!("failed to resolve external host {host}: {e}"))?;
         let allowed_host = self.allowed_hosts.contains(&host);
         let mut out: Vec<IpAddr> = Vec::new();
         for addr in found {
@@ -192,14 +188,16 @@ fn split(uri: &str) -> Option<(String, String, Option<u16>)> {
     Some((scheme.to_ascii_lowercase(), host.to_ascii_lowercase(), port))
 }
 
-/// `normalize_hostname`: canonical IP text, or a name that resolves;
-/// numeric spellings that are not canonical addresses are refused.
-async fn normalize_host(host: &str) -> Option<String> {
+/// `normalize_hostname`: canonical IP text, or a name that resolves
+/// (numeric spellings that are not canonical addresses are refused); with
+/// the addresses it stands for. Glance resolves a name twice, once to
+/// check it and once to connect; one lookup serves both here.
+async fn normalize_host(host: &str) -> Option<(String, Vec<IpAddr>)> {
     if let Ok(v4) = host.parse::<Ipv4Addr>() {
-        return Some(v4.to_string());
+        return Some((v4.to_string(), vec![IpAddr::V4(v4)]));
     }
     if let Ok(v6) = host.parse::<Ipv6Addr>() {
-        return Some(v6.to_string());
+        return Some((v6.to_string(), vec![IpAddr::V6(v6)]));
     }
     if host.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return None;
@@ -210,32 +208,13 @@ async fn normalize_host(host: &str) -> Option<String> {
     } else {
         format!("{host}.")
     };
-    tokio::net::lookup_host((fqdn.as_str(), 80))
-        .await
-        .ok()?
-        .next()
-        .map(|_| host.to_string())
-}
-
-async fn resolve(host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![ip]);
-    }
-    let fqdn = if host.ends_with('.') {
-        host.to_string()
-    } else {
-        format!("{host}.")
-    };
-    let mut out = Vec::new();
-    for a in tokio::net::lookup_host((fqdn.as_str(), port))
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        if !out.contains(&a.ip()) {
-            out.push(a.ip());
+    let mut addrs: Vec<IpAddr> = Vec::new();
+    for a in tokio::net::lookup_host((fqdn.as_str(), 80)).await.ok()? {
+        if !addrs.contains(&a.ip()) {
+            addrs.push(a.ip());
         }
     }
-    Ok(out)
+    (!addrs.is_empty()).then(|| (host.to_string(), addrs))
 }
 
 #[cfg(test)]

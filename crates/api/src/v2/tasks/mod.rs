@@ -32,7 +32,8 @@ use serde_json::{Map, Value};
 
 use super::images::viewer;
 use super::service::{
-    ImageService, context, handler, json_response, link_query, param, read_json, require_body,
+    ImageService, context, handler, json_response, link_query, param, parse_limit, read_json,
+    require_body,
 };
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult, bad_request, forbidden, http_error, not_found};
@@ -62,16 +63,8 @@ pub fn add_routes(router: &mut Router, svc: &Arc<ImageService>) {
 
 /// `TasksAPIPolicy.tasks_api_access` (an empty target).
 fn access(svc: &ImageService, ctx: &RequestContext) -> ApiResult<()> {
-    if svc
-        .enforcer
-        .check_values(ctx, "tasks_api_access", &Values::new())
-    {
-        Ok(())
-    } else {
-        Err(forbidden(
-            "You are not authorized to complete tasks_api_access action.",
-        ))
-    }
+    svc.enforcer
+        .enforce_values(ctx, "tasks_api_access", &Values::new())
 }
 
 fn db_error(e: DbError) -> ApiError {
@@ -182,10 +175,9 @@ async fn index(svc: Arc<ImageService>, req: Request, _p: Params) -> ApiResult<Re
     let limits = &svc.settings.limits;
     let limit = match first("limit") {
         None => limits.limit_param_default,
-        Some(l) => match py::int(&l) {
-            Some(Ok(n)) if n < 0 => return Err(bad_request("limit param must be positive")),
-            Some(Ok(n)) => n,
-            _ => return Err(bad_request("limit param must be an integer")),
+        Some(l) => match parse_limit(&l)? {
+            n if n < 0 => return Err(bad_request("limit param must be positive")),
+            n => n,
         },
     }
     .min(limits.api_limit_max);
