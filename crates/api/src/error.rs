@@ -8,7 +8,7 @@
 //! | `DbError::NotFound` | 404, the repository's Glance text |
 //! | `DbError::Forbidden` | 403 |
 //! | `DbError::Duplicate`, `DbError::Conflict` | 409 |
-//! | `DbError::Unavailable` | 503 (logged) |
+//! | `DbError::Unavailable`, `DbError::InDoubt` | 503 (logged) |
 //! | other `DbError` | 500 (logged) |
 //! | [`StoreError`] | `StoreError::http_status`, with Glance's texts where the data handlers pick one |
 //! | [`HttpError`] | as built |
@@ -139,7 +139,7 @@ impl ApiError {
                 DbError::Duplicate(m) | DbError::Conflict(m) => {
                     HttpError::new(StatusCode::CONFLICT).explanation(m.clone())
                 }
-                DbError::Unavailable(m) => {
+                DbError::Unavailable(m) | DbError::InDoubt(m) => {
                     log::error!(target: LOG, "Database unavailable: {m}");
                     HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
                 }
@@ -188,6 +188,7 @@ mod tests {
             ApiError::from(DbError::Unavailable("x".into())).status(),
             503
         );
+        assert_eq!(ApiError::from(DbError::InDoubt("x".into())).status(), 503);
         assert_eq!(ApiError::from(DbError::Other("x".into())).status(), 500);
         assert_eq!(
             ApiError::from(DomainError::UnsupportedPatchType("a/b".into())).status(),

@@ -23,6 +23,10 @@ pub enum DbError {
     /// refused or lost, pool exhausted, SQLite busy past its timeout,
     /// deadlock (→ 503; retrying may help).
     Unavailable(String),
+    /// The connection failed while the database was committing: the
+    /// transaction may or may not have been committed (→ 503). Whoever acts
+    /// on the outcome (removing data, say) must read it back first.
+    InDoubt(String),
     /// The schema is not the one Glimpse serves: empty, an older or newer
     /// Glance revision, or some other application's tables.
     Schema(String),
@@ -37,6 +41,26 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, DbError::Unavailable(_))
     }
+
+    /// A failed `COMMIT` on a network backend: the connection lost (or the
+    /// server going away) after the statement may have reached it leaves
+    /// the outcome unknown ([`DbError::InDoubt`]); an error the server
+    /// answered (a serialization failure, a deadlock) means rolled back.
+    pub fn from_commit(e: sqlx::Error) -> DbError {
+        use sqlx::Error as E;
+        let lost = match &e {
+            E::Io(_) | E::Tls(_) | E::WorkerCrashed | E::Protocol(_) => true,
+            E::Database(db) => lost_connection(db.as_ref()),
+            _ => false,
+        };
+        if lost {
+            DbError::InDoubt(format!(
+                "the connection failed during COMMIT, which may or may not have taken effect: {e}"
+            ))
+        } else {
+            DbError::from(e)
+        }
+    }
 }
 
 impl fmt::Display for DbError {
@@ -47,6 +71,7 @@ impl fmt::Display for DbError {
             | DbError::Duplicate(m)
             | DbError::Conflict(m)
             | DbError::Unavailable(m)
+            | DbError::InDoubt(m)
             | DbError::Schema(m)
             | DbError::Config(m)
             | DbError::Other(m) => f.write_str(m),
@@ -62,6 +87,16 @@ impl std::error::Error for DbError {}
 // too many connections, server gone/lost.
 const PG_UNAVAILABLE_PREFIXES: &[&str] = &["08", "53", "57P", "40001", "40P01"];
 const MYSQL_UNAVAILABLE_NUMBERS: &[u16] = &[1040, 1205, 1213, 2002, 2003, 2006, 2013];
+
+/// A server error meaning the session itself ended (PostgreSQL classes
+/// 08 and 57P, MySQL's "server has gone away" and "lost connection").
+fn lost_connection(db: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(my.number(), 2006 | 2013);
+    }
+    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+    code.starts_with("08") || code.starts_with("57P")
+}
 
 fn is_unavailable(db: &dyn sqlx::error::DatabaseError) -> bool {
     if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
@@ -101,5 +136,27 @@ impl From<sqlx::Error> for DbError {
             }
             _ => DbError::Other(text),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_is_in_doubt_only_when_the_connection_failed() {
+        let lost = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(matches!(DbError::from_commit(lost), DbError::InDoubt(_)));
+        let closed = sqlx::Error::Protocol("unexpected end of stream".into());
+        assert!(matches!(DbError::from_commit(closed), DbError::InDoubt(_)));
+        // Answered by the server, or never sent: the outcome is known.
+        assert!(matches!(
+            DbError::from_commit(sqlx::Error::PoolTimedOut),
+            DbError::Unavailable(_)
+        ));
+        assert!(matches!(
+            DbError::from_commit(sqlx::Error::RowNotFound),
+            DbError::NotFound(_)
+        ));
     }
 }

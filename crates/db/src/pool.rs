@@ -429,9 +429,16 @@ impl From<Transaction<'static, MySql>> for Tx {
 }
 
 impl Tx {
+    /// Commits; on PostgreSQL and MySQL a connection failing during the
+    /// `COMMIT` is [`DbError::InDoubt`] (SQLite's commit is local: it
+    /// either happened or it reports why not).
     pub async fn commit(self) -> Result<(), DbError> {
-        on_tx!(self, |t| t.commit().await?);
-        Ok(())
+        match self {
+            Tx::Sqlite(t) => t.commit().await.map_err(DbError::from),
+            Tx::SqliteWrite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await.map_err(DbError::from_commit),
+            Tx::MySql(t) => t.commit().await.map_err(DbError::from_commit),
+        }
     }
 
     pub async fn rollback(self) -> Result<(), DbError> {

@@ -404,6 +404,15 @@ fn outage_under_load() {
     }
 
     // --- what the database and the store hold, once settled --------------
+    // A change whose COMMIT the outage cut is settled in the background
+    // once the database answers (see `commit_in_doubt.rs`): wait for it.
+    let doubts_settled = wait_until(Duration::from_secs(30), || {
+        let t = srv.log_text();
+        t.matches("the data is kept until it can").count() == t.matches("in doubt was").count()
+    });
+    if !doubts_settled {
+        violations.push("a commit in doubt was never settled".into());
+    }
     let mut c = pg.client("glance");
     let rows = c.q(
         "SELECT id, status, deleted::text, size::text, checksum FROM images ORDER BY created_at",

@@ -32,19 +32,6 @@ fn conf(port: u16, dir: &Path, extra: &str) -> String {
     )
 }
 
-fn create(port: u16) -> String {
-    let r = request(
-        port,
-        "POST",
-        "/v2/images",
-        &[("Content-Type", "application/json")],
-        br#"{"name": "d", "disk_format": "raw", "container_format": "bare"}"#,
-    )
-    .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_str().unwrap().to_string()
-}
-
 /// A sized `PUT /file` of `body` on a fresh connection.
 fn put_file(port: u16, id: &str, body: &[u8]) -> Resp {
     request(
@@ -126,7 +113,7 @@ fn chunked_upload_hashes_on_the_fly_and_downloads_back() {
     let dir = TempDir::new("data-chunked");
     let port = free_port();
     let _srv = start(&conf(port, dir.path(), ""));
-    let id = create(port);
+    let id = create_raw_image(port);
 
     // Nothing uploaded yet: 204 with no body.
     let r = request(port, "GET", &format!("/v2/images/{id}/file"), &[], b"").unwrap();
@@ -187,7 +174,7 @@ fn size_cap_refuses_and_rolls_back() {
     let dir = TempDir::new("data-cap");
     let port = free_port();
     let _srv = start(&conf(port, dir.path(), "image_size_cap = 1048576"));
-    let id = create(port);
+    let id = create_raw_image(port);
     let (r, _, _) = put_chunked(port, &id, 8 << 20, 256 << 10);
     assert_eq!(r.status, 413, "{}", r.text());
     assert!(
@@ -235,7 +222,7 @@ fn client_vanishing_mid_upload_leaves_the_image_queued() {
     let dir = TempDir::new("data-vanish");
     let port = free_port();
     let _srv = start(&conf(port, dir.path(), ""));
-    let id = create(port);
+    let id = create_raw_image(port);
     {
         let _s = begin_upload(port, &id, 64 << 20, 4 << 20);
     } // dropped: the connection closes with 60 MiB missing
@@ -262,7 +249,7 @@ fn racing_upload_and_delete_during_upload() {
     let dir = TempDir::new("data-race");
     let port = free_port();
     let _srv = start(&conf(port, dir.path(), ""));
-    let id = create(port);
+    let id = create_raw_image(port);
     let mut first = begin_upload(port, &id, 8 << 20, 1 << 20);
     // A second upload while the first is saving: 409 (queued → saving is
     // not allowed from saving).
@@ -304,7 +291,7 @@ fn large_upload_does_not_grow_the_worker() {
     let dir = TempDir::new("data-rss");
     let port = free_port();
     let srv = start(&conf(port, dir.path(), ""));
-    let id = create(port);
+    let id = create_raw_image(port);
     let worker = srv.workers()[0];
     let before = rss_kb(worker);
     let total = 256 << 20;
@@ -332,7 +319,7 @@ fn sigterm_stops_every_worker_after_database_work() {
         let workers = srv.workers();
         assert_eq!(workers.len(), 2);
         let clients: Vec<_> = (0..16)
-            .map(|_| std::thread::spawn(move || create(port)))
+            .map(|_| std::thread::spawn(move || create_raw_image(port)))
             .collect();
         for c in clients {
             c.join().unwrap();

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use glimpse_db::DbError;
-use glimpse_db::images::Update;
+use glimpse_db::images::{Repo, Update};
 use glimpse_domain::{Image, ImageStatus, Location};
 use glimpse_http::fault::HttpError;
 use glimpse_http::{Body, Request, Response};
@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 
 use super::data::{self, HashingStream, RangeDecision};
 use super::images::{get_image, viewer};
+use super::in_doubt::{self, Pending, Settled};
 use super::service::{ImageService, context, handler, param, reject_body};
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult, bad_request, forbidden, http_error};
@@ -156,9 +157,10 @@ async fn upload(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
         Ok(()) => Ok(super::service::empty_response(StatusCode::NO_CONTENT)),
         Err(WriteFailure::Gone) => Err(gone(&id)),
         Err(WriteFailure::Failed(e)) => {
-            restore(&svc, &id).await;
+            restore_after_failure(&svc, &id).await;
             Err(e)
         }
+        Err(WriteFailure::InDoubt(e)) => Err(e),
     }
 }
 
@@ -170,6 +172,13 @@ pub enum WriteFailure {
     /// Anything else; the data written went, the image stays `saving`
     /// for the caller to restore or remove.
     Failed(ApiError),
+    /// The commit recording the data was in doubt and the data was found
+    /// not recorded, or the database could not tell yet: [`in_doubt`]
+    /// removes the data and restores the image, now or once it can tell,
+    /// so the caller leaves the image alone.
+    ///
+    /// [`in_doubt`]: super::in_doubt
+    InDoubt(ApiError),
 }
 
 /// Streams `data` into `store` for `image` (already saved as `saving`)
@@ -177,7 +186,9 @@ pub enum WriteFailure {
 /// and location and makes the image `active` — on the image as it is by
 /// then, under its row lock (it must still be `saving`; changes made
 /// during the upload are kept); `image` becomes the stored image. On any
-/// failure the stored data is removed.
+/// failure the stored data is removed, except when the connection failed
+/// during that commit: then the record is read back first
+/// ([`super::in_doubt`]).
 pub async fn write_data(
     svc: &ImageService,
     image: &mut Image,
@@ -253,6 +264,21 @@ pub async fn write_data(
             discard(&store, &stored.uri, &id).await;
             Err(WriteFailure::Gone)
         }
+        Err(ApiError::Db(DbError::InDoubt(m))) => {
+            let pending = Pending {
+                image_id: id.clone(),
+                store,
+                uri: stored.uri,
+                added: true,
+            };
+            match in_doubt::settle(repo, vec![pending]).await {
+                Settled::Committed(Some(stored_image)) => {
+                    *image = *stored_image;
+                    Ok(())
+                }
+                _ => Err(WriteFailure::InDoubt(DbError::InDoubt(m).into())),
+            }
+        }
         Err(e) => {
             discard(&store, &stored.uri, &id).await;
             Err(WriteFailure::Failed(e))
@@ -321,32 +347,40 @@ fn upload_store_error(id: &str, e: StoreError) -> ApiError {
 
 /// `_restore`: back to `queued`, the upload's fields cleared, under the
 /// image's row lock so that it cannot undo a change another request made
-/// during the upload; an image that is not `saving` any more is left
-/// alone. Failures are only logged, as in Glance: when the database is
-/// down the image stays `saving` (without data), which a DELETE clears.
-async fn restore(svc: &ImageService, id: &str) {
+/// during the upload; an image that is not `saving` any more (or gone) is
+/// left alone.
+pub(super) async fn restore(repo: &Repo, id: &str) -> Result<(), DbError> {
+    let r = repo
+        .update(id, None, |img| {
+            if img.status != ImageStatus::Saving {
+                return Ok(Update::Keep(()));
+            }
+            img.status = ImageStatus::Queued;
+            img.size = None;
+            img.virtual_size = None;
+            img.checksum = None;
+            img.os_hash_algo = None;
+            img.os_hash_value = None;
+            img.locations.retain(|l| l.id.is_some());
+            Ok::<_, DbError>(Update::Save(()))
+        })
+        .await;
+    match r {
+        Ok(_) | Err(DbError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`restore`] after a failed upload. Failures are only logged, as in
+/// Glance: when the database is down the image stays `saving` (without
+/// data), which a DELETE clears.
+async fn restore_after_failure(svc: &ImageService, id: &str) {
     let r = match svc.repo().await {
-        Ok(repo) => {
-            repo.update(id, None, |img| {
-                if img.status != ImageStatus::Saving {
-                    return Ok(Update::Keep(()));
-                }
-                img.status = ImageStatus::Queued;
-                img.size = None;
-                img.virtual_size = None;
-                img.checksum = None;
-                img.os_hash_algo = None;
-                img.os_hash_value = None;
-                img.locations.retain(|l| l.id.is_some());
-                Ok::<_, ApiError>(Update::Save(()))
-            })
-            .await
-        }
+        Ok(repo) => restore(repo, id).await.map_err(ApiError::from),
         Err(e) => Err(e),
     };
-    match r {
-        Ok(_) | Err(ApiError::Db(DbError::NotFound(_))) => {}
-        Err(e) => log::error!(target: LOG, "Unable to restore image {id}: {e}"),
+    if let Err(e) = r {
+        log::error!(target: LOG, "Unable to restore image {id}: {e}");
     }
 }
 

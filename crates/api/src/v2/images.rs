@@ -11,11 +11,14 @@ use glimpse_domain::patch::{PatchOp, parse_patch};
 use glimpse_domain::props::{self, deserialize_create};
 use glimpse_domain::protections::{self, Operation};
 use glimpse_domain::render::{image_json_readable, list_json};
-use glimpse_domain::{DomainError, Image, ImageStatus, parse_list_query, py, schema, update};
+use glimpse_domain::{
+    DomainError, Image, ImageStatus, Location, parse_list_query, py, schema, update,
+};
 use glimpse_http::{Request, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
+use super::in_doubt::{self, Pending, Settled};
 use super::service::{
     ImageService, context, empty_response, handler, json_response, param, read_json, reject_body,
     require_body,
@@ -255,21 +258,33 @@ async fn patch(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Res
     // Applied to the image under its row lock, so that a concurrent change
     // (another PATCH, an upload finishing, on any node) is neither undone
     // nor lost; Glance saves what it read and changed unconditionally.
-    let (stored, removed) = svc
-        .repo()
-        .await?
-        .update(param(&p, "image_id"), Some(&viewer(&ctx)), |image| {
+    let id = param(&p, "image_id");
+    let repo = svc.repo().await?;
+    // The locations the patch removes, kept in case the commit is in doubt.
+    let mut removed = Vec::new();
+    let patched = repo
+        .update(id, Some(&viewer(&ctx)), |image| {
             // A caller of its own: its memo is not Sync, and the closure
             // runs inside the handler's Send future.
             let caller = svc.protections.caller(&ctx);
-            let removed = apply_patch(&svc, &ctx, &caller, image, &changes)?;
+            removed = apply_patch(&svc, &ctx, &caller, image, &changes)?;
             Ok::<_, ApiError>(if changes.is_empty() {
-                Update::Keep(removed)
+                Update::Keep(())
             } else {
-                Update::Save(removed)
+                Update::Save(())
             })
         })
-        .await?;
+        .await;
+    let stored = match patched {
+        Ok((stored, ())) => stored,
+        Err(ApiError::Db(DbError::InDoubt(m))) => {
+            // Answered 503 even when committed: the image to show would be
+            // one more read away from a database that just failed.
+            removal_settled(&svc, repo, id, &removed).await;
+            return Err(DbError::InDoubt(m).into());
+        }
+        Err(e) => return Err(e),
+    };
     // A removed location's data goes once the image no longer points at it.
     for loc in &removed {
         delete_location_data(&svc, &stored.id, loc).await;
@@ -483,6 +498,8 @@ async fn delete(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
     let id = param(&p, "image_id").to_string();
     let not_found_msg = || not_found(format!("Failed to find image {id} to delete"));
     let repo = svc.repo().await?;
+    // The data going with the image, kept in case the commit is in doubt.
+    let mut doomed = Vec::new();
     // Checked and deleted under the image's row lock: the checks see the
     // image as it is when it goes (not a `protected` set a moment before),
     // and the data deleted is that of the locations it has then (an upload
@@ -493,24 +510,56 @@ async fn delete(svc: Arc<ImageService>, req: Request, p: Params) -> ApiResult<Re
             let mut gone = image.clone();
             gone.delete(svc.settings.delayed_delete)
                 .map_err(DomainError::as_bad_request)?;
-            Ok::<_, ApiError>(Update::Destroy(gone.status, gone.status))
+            if gone.status == ImageStatus::Deleted {
+                doomed = image.active_locations().cloned().collect();
+            }
+            Ok::<_, ApiError>(Update::Destroy(gone.status, ()))
         })
         .await;
-    let (image, status) = match deleted {
-        Ok(d) => d,
+    match deleted {
+        Ok(_) => {}
         Err(ApiError::Db(DbError::NotFound(_))) => return Err(not_found_msg()),
+        // Settled as committed, the data is gone already.
+        Err(ApiError::Db(DbError::InDoubt(m))) => {
+            if !removal_settled(&svc, repo, &id, &doomed).await {
+                return Err(DbError::InDoubt(m).into());
+            }
+            doomed.clear();
+        }
         Err(e) => return Err(e),
-    };
+    }
     // The record went first, then the data: a crash in between leaves an
     // orphaned file (logged, reclaimable) rather than an image whose data
     // is gone. Glance deletes the data first.
-    if status == ImageStatus::Deleted {
-        for loc in image.active_locations() {
-            delete_location_data(&svc, &id, loc).await;
-        }
+    for loc in &doomed {
+        delete_location_data(&svc, &id, loc).await;
     }
     remove_staged_data(&svc, &id).await;
     Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// After a commit in doubt that removed `locations` from image `id`:
+/// whether it was committed, their data removed if so
+/// ([`super::in_doubt`]; `false` also while the database cannot tell).
+async fn removal_settled(
+    svc: &ImageService,
+    repo: &Repo,
+    id: &str,
+    locations: &[Location],
+) -> bool {
+    let pending = locations
+        .iter()
+        .filter_map(|loc| {
+            let store_id = loc.metadata.get("store").and_then(Value::as_str);
+            Some(Pending {
+                image_id: id.to_string(),
+                store: svc.stores.for_location(&loc.url, store_id).ok()?.clone(),
+                uri: loc.url.clone(),
+                added: false,
+            })
+        })
+        .collect();
+    matches!(in_doubt::settle(repo, pending).await, Settled::Committed(_))
 }
 
 /// `safe_delete_from_backend`: a missing object is only a warning.

@@ -11,6 +11,9 @@
 //! - [`images`]: image create/list/show/PATCH/delete, deactivate and
 //!   reactivate, tags.
 //! - [`image_data`]: `PUT`/`GET /images/{id}/file`.
+//! - [`in_doubt`]: the data of a change whose commit is in doubt (the
+//!   connection failed during `COMMIT`), kept or removed once the database
+//!   says whether it was committed.
 //! - [`members`]: image sharing.
 //! - [`metadefs`]: metadata definitions (`/metadefs/*`).
 //! - [`tasks`]: `/tasks` and the legacy `import` task's work.
@@ -21,6 +24,7 @@
 pub mod data;
 pub mod image_data;
 pub mod images;
+pub mod in_doubt;
 pub mod info;
 pub mod members;
 pub mod metadefs;

@@ -74,7 +74,7 @@ use glimpse_domain::{ExtraProperties, Image, ImageStatus, Location, Visibility};
 use serde_json::{Map, Value};
 
 use crate::{Backend, Db, DbError};
-use sql::{Conn, Dialect, Kind, Sql, Val, fetch, run};
+use sql::{Conn, Dialect, Kind, Sql, Val, count_rows, fetch, run};
 
 /// A timestamp as SQLAlchemy stores it in SQLite
 /// (`YYYY-MM-DD HH:MM:SS.ffffff`), for raw SQL written by tools and tests.
@@ -464,12 +464,7 @@ impl Repo {
         q.text(image.id.as_str())
             .push(" AND member = ")
             .text(project.as_str());
-        let n = fetch(conn, &q, &[Kind::Int64]).await?;
-        Ok(n.first()
-            .and_then(|r| r.first())
-            .and_then(Val::int)
-            .unwrap_or(0)
-            > 0)
+        Ok(count_rows(conn, &q).await? > 0)
     }
 
     /// An image the viewer may see: `NotFound` ("No image found with ID
@@ -1057,12 +1052,7 @@ impl Repo {
             &format!("SELECT COUNT(*) FROM {table} WHERE NOT deleted AND image_id = "),
         );
         q.text(image_id);
-        let rows = fetch(Conn::Pool(&self.db), &q, &[Kind::Int64]).await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Val::int)
-            .unwrap_or(0))
+        count_rows(Conn::Pool(&self.db), &q).await
     }
 
     /// Live properties of an image (atomic and `os_glance_*` ones included).
@@ -1085,12 +1075,7 @@ impl Repo {
         let mut q = Sql::new(self.d(), "SELECT COUNT(*) FROM images WHERE owner = ");
         q.text(owner)
             .push(" AND status NOT IN ('killed', 'pending_delete', 'deleted')");
-        let rows = fetch(Conn::Pool(&self.db), &q, &[Kind::Int64]).await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Val::int)
-            .unwrap_or(0))
+        count_rows(Conn::Pool(&self.db), &q).await
     }
 
     /// `user_get_storage_usage`: for the owner's images with a positive
@@ -1105,11 +1090,6 @@ impl Repo {
         let mut q = Sql::new(d, &format!("SELECT {sum} FROM images WHERE owner = "));
         q.text(owner)
             .push(" AND size > 0 AND status NOT IN ('killed', 'deleted', 'pending_delete')");
-        let rows = fetch(Conn::Pool(&self.db), &q, &[Kind::Int64]).await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Val::int)
-            .unwrap_or(0))
+        count_rows(Conn::Pool(&self.db), &q).await
     }
 }

@@ -6,7 +6,7 @@
 use glimpse_domain::query::{IMAGE_COLUMNS, TimeOp};
 use glimpse_domain::{Filter, Image, ListQuery, SortDir, Visibility};
 
-use super::sql::{Arg, Conn, Dialect, Kind, Sql, Val, fetch};
+use super::sql::{Arg, Conn, Dialect, Kind, Sql, Val, count_rows, fetch};
 use super::{ImageRow, LISTABLE_STATUSES, Repo, Viewer, id_fits, image_columns};
 use crate::{Backend, DbError};
 
@@ -146,7 +146,7 @@ impl Repo {
         {
             return Ok(*dense);
         }
-        let dense = self.count_rows(probe).await? >= DENSE;
+        let dense = count_rows(Conn::Pool(&self.db), probe).await? >= DENSE;
         if let Ok(mut cache) = self.plans.lock() {
             if cache.0.len() >= PLAN_CACHE_MAX {
                 cache.0.clear();
@@ -154,16 +154,6 @@ impl Repo {
             cache.0.insert(key, (now, dense));
         }
         Ok(dense)
-    }
-
-    /// The single integer a `SELECT count(*)` returns.
-    async fn count_rows(&self, q: &Sql) -> Result<i64, DbError> {
-        Ok(fetch(Conn::Pool(&self.db), q, &[Kind::Int64])
-            .await?
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Val::int)
-            .unwrap_or(0))
     }
 
     async fn list_sql(&self, lq: &ListQuery, viewer: &Viewer) -> Result<Sql, DbError> {

@@ -418,6 +418,16 @@ pub(crate) async fn fetch(
     }))
 }
 
+/// The single integer a `SELECT COUNT(*)` returns (0 without a row).
+pub(crate) async fn count_rows(conn: Conn<'_>, sql: &Sql) -> Result<i64, DbError> {
+    Ok(fetch(conn, sql, &[Kind::Int64])
+        .await?
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Val::int)
+        .unwrap_or(0))
+}
+
 impl<'a> Conn<'a> {
     /// Reborrows, so one `Conn` can run several statements.
     pub(crate) fn re(&mut self) -> Conn<'_> {

@@ -295,6 +295,20 @@ pub fn request(
     c.read_response(method == "HEAD")
 }
 
+/// `POST /v2/images` of a raw/bare image (201 asserted): its id.
+pub fn create_raw_image(port: u16) -> String {
+    let r = request(
+        port,
+        "POST",
+        "/v2/images",
+        &[("Content-Type", "application/json")],
+        br#"{"name": "d", "disk_format": "raw", "container_format": "bare"}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
 /// A keep-alive client connection.
 pub struct Conn {
     pub r: BufReader<TcpStream>,

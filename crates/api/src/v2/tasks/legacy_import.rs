@@ -181,7 +181,7 @@ async fn fetch_into_store(
     match write_data(svc, &mut image, store_id, store, resp.body, size_hint).await {
         Ok(()) => Ok(()),
         Err(WriteFailure::Gone) => Err(format!("Image {} was deleted during the import", image.id)),
-        Err(WriteFailure::Failed(e)) => Err(upload_failed(e)),
+        Err(WriteFailure::Failed(e) | WriteFailure::InDoubt(e)) => Err(upload_failed(e)),
     }
 }
 
