@@ -1,17 +1,19 @@
-//! Commits in doubt: the connection to PostgreSQL fails during the `COMMIT`
-//! that records an upload (or deletes an image), either before the server
-//! ran it or after. A proxy of the test's own, between Glimpse and a
-//! scratch database on the loopback PostgreSQL, reads the client's
-//! messages: a connection that sends the armed pattern (the store path an
-//! upload records, the statement a delete runs) has its next `COMMIT` cut —
-//! dropped unsent, or sent and its answer withheld — and optionally every
-//! connection refused for a while after (an outage).
+//! Commits in doubt: the connection to the database fails during the
+//! `COMMIT` that records an upload (or deletes an image), either before the
+//! server ran it or after. A proxy of the test's own, between Glimpse and a
+//! scratch database on the loopback PostgreSQL or MariaDB, reads the
+//! client's messages (either wire protocol): a connection that sends the
+//! armed pattern (the store path an upload records, the statement a delete
+//! runs) has its next `COMMIT` cut — dropped unsent, or sent and its answer
+//! withheld — and optionally every connection refused for a while after
+//! (an outage).
 //!
 //! In every case the image's record and its data must agree afterwards:
 //! an `active` image has its file, a file belongs to a live location, and
 //! when the database cannot say at once what happened, the data is kept
 //! until it can (then removed if unrecorded, the image back to `queued`).
-//! Skipped loudly without PostgreSQL on 127.0.0.1:5432.
+//! Each backend is skipped loudly when its server (127.0.0.1:5432, :3306)
+//! is absent.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -52,7 +54,7 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn start(upstream: u16) -> Proxy {
+    fn start(upstream: u16, wire: Wire) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Mutex::new(Shared::default()));
@@ -60,7 +62,7 @@ impl Proxy {
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let sh = sh.clone();
-                thread::spawn(move || relay(client, upstream, &sh));
+                thread::spawn(move || relay(client, upstream, wire, &sh));
             }
         });
         Proxy { port, shared }
@@ -85,20 +87,99 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A simple query (`Q`) or a parsed statement (`P`) that is a `COMMIT`.
-fn is_commit(kind: u8, body: &[u8]) -> bool {
-    let text = match kind {
-        b'Q' => body,
-        b'P' => body
-            .iter()
-            .position(|b| *b == 0)
-            .map_or(&[][..], |i| &body[i + 1..]),
-        _ => return false,
-    };
+/// The database's wire protocol, as far as the proxy needs it: where the
+/// client's messages begin and end, and which of them is a `COMMIT`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Wire {
+    Postgres,
+    MySql,
+}
+
+/// One message from the client: its bytes as sent, and whether it is a
+/// `COMMIT`.
+struct Msg {
+    raw: Vec<u8>,
+    commit: bool,
+}
+
+fn starts_with_commit(text: &[u8]) -> bool {
     text.len() >= 6 && text[..6].eq_ignore_ascii_case(b"COMMIT")
 }
 
-fn relay(client: TcpStream, upstream: u16, sh: &Mutex<Shared>) {
+impl Wire {
+    /// The next client message; on PostgreSQL the untyped start-up
+    /// messages (an SSL/GSS request, then the startup) come first.
+    fn read(self, from: &mut TcpStream, started: &mut bool) -> Option<Msg> {
+        match self {
+            Wire::Postgres if !*started => {
+                let mut len = [0u8; 4];
+                from.read_exact(&mut len).ok()?;
+                let mut raw = len.to_vec();
+                raw.resize(u32::from_be_bytes(len).max(4) as usize, 0);
+                from.read_exact(&mut raw[4..]).ok()?;
+                let code = raw
+                    .get(4..8)
+                    .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+                *started = !matches!(code, Some(80_877_103 | 80_877_104));
+                Some(Msg { raw, commit: false })
+            }
+            Wire::Postgres => {
+                let mut raw = vec![0u8; 5];
+                from.read_exact(&mut raw).ok()?;
+                let len = u32::from_be_bytes([raw[1], raw[2], raw[3], raw[4]]).max(4) as usize;
+                raw.resize(1 + len, 0);
+                from.read_exact(&mut raw[5..]).ok()?;
+                // A simple query, or a statement parsed (after its name).
+                let body = &raw[5..];
+                let commit = match raw[0] {
+                    b'Q' => starts_with_commit(body),
+                    b'P' => body
+                        .iter()
+                        .position(|b| *b == 0)
+                        .is_some_and(|i| starts_with_commit(&body[i + 1..])),
+                    _ => false,
+                };
+                Some(Msg { raw, commit })
+            }
+            Wire::MySql => {
+                let mut raw = vec![0u8; 4];
+                from.read_exact(&mut raw).ok()?;
+                let len = u32::from_le_bytes([raw[0], raw[1], raw[2], 0]) as usize;
+                raw.resize(4 + len, 0);
+                from.read_exact(&mut raw[4..]).ok()?;
+                // COM_QUERY or COM_STMT_PREPARE of a `COMMIT`.
+                let commit =
+                    matches!(raw.get(4), Some(0x03 | 0x16)) && starts_with_commit(&raw[5..]);
+                Some(Msg { raw, commit })
+            }
+        }
+    }
+
+    /// The server's first packet, changed so the client does not ask for
+    /// TLS: a MySQL server offering it would make the rest unreadable here
+    /// (PostgreSQL's URL says `sslmode=disable` instead).
+    fn relay_greeting(self, from: &mut TcpStream, to: &mut TcpStream) -> Option<()> {
+        if self != Wire::MySql {
+            return Some(());
+        }
+        let mut head = [0u8; 4];
+        from.read_exact(&mut head).ok()?;
+        let mut payload = vec![0u8; u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize];
+        from.read_exact(&mut payload).ok()?;
+        // Protocol version, server version (NUL-ended), connection id (4),
+        // scramble (8), filler (1), then the capability flags' low half.
+        if let Some(nul) = payload.iter().skip(1).position(|b| *b == 0) {
+            let at = 1 + nul + 1 + 4 + 8 + 1;
+            if let Some(caps) = payload.get_mut(at + 1) {
+                *caps &= !0x08; // CLIENT_SSL, 0x0800
+            }
+        }
+        to.write_all(&head).ok()?;
+        to.write_all(&payload).ok()
+    }
+}
+
+fn relay(client: TcpStream, upstream: u16, wire: Wire, sh: &Mutex<Shared>) {
     if sh
         .lock()
         .unwrap()
@@ -122,62 +203,36 @@ fn relay(client: TcpStream, upstream: u16, sh: &Mutex<Shared>) {
         let (mut from, mut to) = (server.try_clone().unwrap(), client.try_clone().unwrap());
         let mute = mute.clone();
         thread::spawn(move || {
-            let mut buf = [0u8; 16384];
-            while let Ok(n @ 1..) = from.read(&mut buf) {
-                if !mute.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
-                    break;
+            if wire.relay_greeting(&mut from, &mut to).is_some() {
+                let mut buf = [0u8; 16384];
+                while let Ok(n @ 1..) = from.read(&mut buf) {
+                    if !mute.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
                 }
             }
             let _ = to.shutdown(Shutdown::Both);
         });
     }
     let (mut from, mut to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-    // The untyped start-up messages: an SSL/GSS request, then the startup.
-    loop {
-        let mut len = [0u8; 4];
-        if from.read_exact(&mut len).is_err() {
-            return;
-        }
-        let mut body = vec![0u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
-        if from.read_exact(&mut body).is_err() || to.write_all(&len).is_err() {
-            return;
-        }
-        if to.write_all(&body).is_err() {
-            return;
-        }
-        let code = body
-            .get(..4)
-            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
-        if !matches!(code, Some(80_877_103 | 80_877_104)) {
-            break;
-        }
-    }
+    let mut started = false;
     let mut triggered: Option<(Cut, Duration)> = None;
-    loop {
-        let mut head = [0u8; 5];
-        if from.read_exact(&mut head).is_err() {
-            break;
-        }
-        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        let mut body = vec![0u8; len.saturating_sub(4)];
-        if from.read_exact(&mut body).is_err() {
-            break;
-        }
+    while let Some(msg) = wire.read(&mut from, &mut started) {
         if triggered.is_none() {
             let mut s = sh.lock().unwrap();
             if let Some((pattern, cut, outage)) = &s.armed
-                && contains(&body, pattern)
+                && contains(&msg.raw, pattern)
             {
                 triggered = Some((*cut, *outage));
                 s.armed = None;
             }
         }
         if let Some((cut, outage)) = triggered
-            && is_commit(head[0], &body)
+            && msg.commit
         {
             if cut == Cut::After {
                 mute.store(true, Ordering::SeqCst);
-                let _ = to.write_all(&head).and_then(|()| to.write_all(&body));
+                let _ = to.write_all(&msg.raw);
                 // Time for the server to commit before the line goes.
                 thread::sleep(Duration::from_millis(300));
             }
@@ -191,7 +246,7 @@ fn relay(client: TcpStream, upstream: u16, sh: &Mutex<Shared>) {
             }
             break;
         }
-        if to.write_all(&head).is_err() || to.write_all(&body).is_err() {
+        if to.write_all(&msg.raw).is_err() {
             break;
         }
     }
@@ -200,6 +255,7 @@ fn relay(client: TcpStream, upstream: u16, sh: &Mutex<Shared>) {
 }
 
 struct Setup {
+    wire: Wire,
     proxy: Proxy,
     srv: Server,
     store: PathBuf,
@@ -208,8 +264,29 @@ struct Setup {
 }
 
 impl Setup {
-    fn q(&self, sql: &str) -> Vec<pg::Row> {
-        pg::PgClient::connect(5432, self.db.name()).unwrap().q(sql)
+    /// Rows straight from the database server (not through the proxy).
+    fn q(&self, sql: &str) -> Vec<Vec<String>> {
+        match self.wire {
+            Wire::Postgres => pg::PgClient::connect(5432, self.db.name())
+                .unwrap()
+                .q(sql)
+                .into_iter()
+                .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
+                .collect(),
+            Wire::MySql => {
+                let out = stdout_of(
+                    std::process::Command::new("mysql")
+                        .args(["-h", "127.0.0.1", "-P", "3306", "-u", "root", "-N", "-B"])
+                        .args([self.db.name(), "-e", sql]),
+                    sql,
+                );
+                String::from_utf8(out)
+                    .unwrap()
+                    .lines()
+                    .map(|l| l.split('\t').map(str::to_string).collect())
+                    .collect()
+            }
+        }
     }
 
     /// (status, live location URLs) as the database holds them.
@@ -219,8 +296,8 @@ impl Setup {
             "SELECT value FROM image_locations WHERE image_id = '{id}' AND NOT deleted"
         ));
         (
-            status[0][0].clone().unwrap(),
-            locs.into_iter().map(|r| r[0].clone().unwrap()).collect(),
+            status[0][0].clone(),
+            locs.into_iter().map(|r| r[0].clone()).collect(),
         )
     }
 
@@ -267,28 +344,40 @@ impl Setup {
     }
 }
 
-fn setup() -> Option<Setup> {
-    let db = ScratchDb::create(true, "glimpse_doubt")?;
-    let proxy = Proxy::start(5432);
+fn setup(wire: Wire) -> Option<Setup> {
+    let postgres = wire == Wire::Postgres;
+    let db = ScratchDb::create(postgres, "glimpse_doubt")?;
+    let proxy = Proxy::start(if postgres { 5432 } else { 3306 }, wire);
     let store_dir = TempDir::new("doubt-store");
     let store = store_dir.path().join("images");
     let port = free_port();
+    let connection = if postgres {
+        format!(
+            "postgresql://postgres@127.0.0.1:{}/{}?sslmode=disable",
+            proxy.port,
+            db.name()
+        )
+    } else {
+        format!(
+            "mysql+pymysql://root@127.0.0.1:{}/{}?charset=utf8",
+            proxy.port,
+            db.name()
+        )
+    };
     let conf = base_conf(
         port,
         1,
         "",
         &format!(
-            "[database]\nconnection = postgresql://postgres@127.0.0.1:{}/{}?sslmode=disable\n\
-             pool_timeout = 2\n\
+            "[database]\nconnection = {connection}\npool_timeout = 2\n\
              [glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = {}\n\
              [oslo_policy]\nenforce_new_defaults = false\n",
-            proxy.port,
-            db.name(),
             store.display()
         ),
     );
     let srv = start(&conf);
     Some(Setup {
+        wire,
         proxy,
         srv,
         store,
@@ -302,8 +391,17 @@ fn setup() -> Option<Setup> {
 const DELETES: &str = "UPDATE image_locations SET deleted";
 
 #[test]
-fn upload_and_delete_commits_in_doubt() {
-    let Some(s) = setup() else {
+fn postgresql() {
+    commits_in_doubt(Wire::Postgres);
+}
+
+#[test]
+fn mariadb() {
+    commits_in_doubt(Wire::MySql);
+}
+
+fn commits_in_doubt(wire: Wire) {
+    let Some(s) = setup(wire) else {
         return;
     };
     let store_path = s.store.display().to_string();
@@ -418,7 +516,7 @@ fn upload_and_delete_commits_in_doubt() {
     let live: Vec<String> = s
         .q("SELECT value FROM image_locations WHERE NOT deleted")
         .into_iter()
-        .map(|r| r[0].clone().unwrap())
+        .map(|r| r[0].clone())
         .collect();
     let (stray, _) = store_files_not_in(&s.store, live.iter().map(String::as_str));
     assert!(stray.is_empty(), "orphaned: {stray:?}");

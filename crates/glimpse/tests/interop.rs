@@ -166,18 +166,14 @@ impl Py {
 
     /// The schema, and the rows of the images `ids`.
     fn snapshot(&self, url: &str, ids: &[&str]) -> Value {
-        let out = Command::new(&self.python)
-            .arg(&self.script)
-            .arg(url)
-            .args(ids)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "interop_db.py {url} {ids:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = stdout_of(
+            Command::new(&self.python)
+                .arg(&self.script)
+                .arg(url)
+                .args(ids),
+            &format!("interop_db.py {url} {ids:?}"),
         );
-        serde_json::from_slice(&out.stdout).unwrap()
+        serde_json::from_slice(&out).unwrap()
     }
 }
 

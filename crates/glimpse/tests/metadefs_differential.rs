@@ -664,18 +664,14 @@ fn metadefs_api_same_as_glance_33() {
         let glance = Glance::start_with_paste(&venv, &gconf, TRUSTED_PASTE);
         let gcfg = glance.dir.path().join("glance-api.conf");
         let gseed = || {
-            let out = Command::new(venv.join("bin/glance-manage"))
-                .arg("--config-file")
-                .arg(&gcfg)
-                .arg("db_load_metadefs")
-                .arg(&seeds)
-                .env("HOME", glance.dir.path())
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            stdout_of(
+                Command::new(venv.join("bin/glance-manage"))
+                    .arg("--config-file")
+                    .arg(&gcfg)
+                    .arg("db_load_metadefs")
+                    .arg(&seeds)
+                    .env("HOME", glance.dir.path()),
+                "glance-manage db_load_metadefs",
             );
         };
         let gside = run_sequence(glance.port, &gseed);

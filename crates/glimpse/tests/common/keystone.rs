@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Server, TempDir, free_port, request, signal, start};
+use crate::common::{Server, TempDir, free_port, request, signal, start, stdout_of};
 
 /// The Keystone venv (`.cache/keystone-venv` from scripts/test-env.sh, or
 /// `$GLIMPSE_KEYSTONE_VENV`); None (and a loud message) when absent.
@@ -46,18 +46,13 @@ pub struct Keystone {
 impl Keystone {
     /// Runs `keystone.py ARGS` in the venv; its stdout.
     pub fn py(&self, args: &[&str]) -> String {
-        let out = Command::new(self.venv.join("bin/python"))
-            .arg(script())
-            .args(args)
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "keystone.py {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = stdout_of(
+            Command::new(self.venv.join("bin/python"))
+                .arg(script())
+                .args(args),
+            &format!("keystone.py {args:?}"),
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// Config, database, keys and bootstrap; tokens live `token_seconds`.

@@ -295,6 +295,18 @@ pub fn request(
     c.read_response(method == "HEAD")
 }
 
+/// Runs `cmd` and asserts it succeeded (`what` and its stderr otherwise);
+/// its stdout.
+pub fn stdout_of(cmd: &mut Command, what: &str) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// `POST /v2/images` of a raw/bare image (201 asserted): its id.
 pub fn create_raw_image(port: u16) -> String {
     let r = request(
@@ -501,18 +513,14 @@ impl Glance {
         dir.write("glance-api-paste.ini", &format!("{stock}\n{paste_extra}"));
         let cfg = dir.write("glance-api.conf", conf);
         if db_sync {
-            let out = Command::new(venv.join("bin/glance-manage"))
-                .arg("--config-file")
-                .arg(&cfg)
-                .arg("db_sync")
-                .current_dir(dir.path())
-                .env("HOME", dir.path())
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "glance-manage db_sync: {}",
-                String::from_utf8_lossy(&out.stderr)
+            stdout_of(
+                Command::new(venv.join("bin/glance-manage"))
+                    .arg("--config-file")
+                    .arg(&cfg)
+                    .arg("db_sync")
+                    .current_dir(dir.path())
+                    .env("HOME", dir.path()),
+                "glance-manage db_sync",
             );
         }
         let log = std::fs::File::create(dir.path().join("gunicorn.log")).unwrap();
