@@ -14,8 +14,28 @@ use super::*;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// A fresh temp dir holding `files`; returns its path.
-fn temp_dir_with(files: &[(&str, &str)]) -> PathBuf {
+/// A scratch directory of paste files, removed when dropped; derefs to
+/// `path` (the directory, or the one ini file in it).
+struct Scratch {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh temp dir holding `files`.
+fn temp_dir_with(files: &[(&str, &str)]) -> Scratch {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("glimpse-paste-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -23,11 +43,16 @@ fn temp_dir_with(files: &[(&str, &str)]) -> PathBuf {
     for (name, text) in files {
         std::fs::write(dir.join(name), text).expect("write");
     }
-    dir
+    Scratch {
+        path: dir.clone(),
+        dir,
+    }
 }
 
-fn write_ini(text: &str) -> PathBuf {
-    temp_dir_with(&[("test-paste.ini", text)]).join("test-paste.ini")
+fn write_ini(text: &str) -> Scratch {
+    let mut s = temp_dir_with(&[("test-paste.ini", text)]);
+    s.path = s.dir.join("test-paste.ini");
+    s
 }
 
 /// An app answering 200 with headers describing what it saw.
@@ -125,7 +150,7 @@ fn trace(resp: &Response) -> Vec<String> {
         .collect()
 }
 
-fn load_err(text: &str, name: &str) -> (PasteError, PathBuf) {
+fn load_err(text: &str, name: &str) -> (PasteError, Scratch) {
     let path = write_ini(text);
     match loader::loadapp(&path, name, &test_registry(), state(), None) {
         Ok(_) => panic!("expected an error loading {name}"),
