@@ -198,15 +198,19 @@ fn relay(client: TcpStream, upstream: u16, wire: Wire, sh: &Mutex<Shared>) {
         s.live.push(client.try_clone().unwrap());
         s.live.push(server.try_clone().unwrap());
     }
+    // Set: the server's answers are withheld; `answered`: one came since.
     let mute = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicBool::new(false));
     {
         let (mut from, mut to) = (server.try_clone().unwrap(), client.try_clone().unwrap());
-        let mute = mute.clone();
+        let (mute, answered) = (mute.clone(), answered.clone());
         thread::spawn(move || {
             if wire.relay_greeting(&mut from, &mut to).is_some() {
                 let mut buf = [0u8; 16384];
                 while let Ok(n @ 1..) = from.read(&mut buf) {
-                    if !mute.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                    if mute.load(Ordering::SeqCst) {
+                        answered.store(true, Ordering::SeqCst);
+                    } else if to.write_all(&buf[..n]).is_err() {
                         break;
                     }
                 }
@@ -233,8 +237,12 @@ fn relay(client: TcpStream, upstream: u16, wire: Wire, sh: &Mutex<Shared>) {
             if cut == Cut::After {
                 mute.store(true, Ordering::SeqCst);
                 let _ = to.write_all(&msg.raw);
-                // Time for the server to commit before the line goes.
-                thread::sleep(Duration::from_millis(300));
+                // The line goes once the server has answered the COMMIT
+                // (cutting earlier could discard it unread).
+                assert!(
+                    wait_until(Duration::from_secs(20), || answered.load(Ordering::SeqCst)),
+                    "the server never answered the COMMIT"
+                );
             }
             let mut s = sh.lock().unwrap();
             s.fired += 1;
