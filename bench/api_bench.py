@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -472,11 +471,7 @@ def main() -> int:
         ap.error("--api-load must be between 2 and --images")
     args.sql_images = args.images - args.api_load
 
-    def _raise(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    for s in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, _raise)
+    sr.exit_on_signals()
 
     scratch = Path(tempfile.mkdtemp(prefix="glimpse-apibench-"))
     live: list[sr.Server] = []

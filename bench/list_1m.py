@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import signal
 import statistics
 import sys
 import tempfile
@@ -92,11 +91,7 @@ def main() -> int:
     if args.images < 1000 or args.runs < 1:
         ap.error("--images must be at least 1000 and --runs at least 1")
 
-    def _raise(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    for s in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, _raise)
+    sr.exit_on_signals()
 
     scratch = Path(tempfile.mkdtemp(prefix="glimpse-list1m-"))
     results: dict = {"images": args.images, "db": args.db, "sides": {}}

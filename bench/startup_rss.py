@@ -477,6 +477,16 @@ class Outcome:
         self.rc = 0
 
 
+def exit_on_signals() -> None:
+    """SIGTERM and SIGHUP become SystemExit, so the `finally` blocks (and
+    bench_session) stop the servers and clean up."""
+    def _raise(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, _raise)
+
+
 @contextlib.contextmanager
 def bench_session(results: dict, live: list, args, scratch: Path):
     """The end of every benchmark run: a BenchError becomes exit 1 and
@@ -649,12 +659,7 @@ def main() -> int:
     if args.runs < 1 or args.workers < 1:
         ap.error("--runs and --workers must be >= 1")
 
-    # Turn SIGTERM/SIGHUP into an exception so the finally blocks clean up.
-    def _raise(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    for s in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, _raise)
+    exit_on_signals()
 
     scratch = Path(tempfile.mkdtemp(prefix="glimpse-bench-"))
     live: list[Server] = []

@@ -302,6 +302,17 @@ mod tests {
         Enforcer::new(glimpse_policy::PolicyConfig::default()).unwrap()
     }
 
+    /// Protections from `pp.conf` in `dir` holding `text`, with `extra`
+    /// options.
+    fn load(dir: &Path, text: &str, extra: &str) -> Protections {
+        std::fs::write(dir.join("pp.conf"), text).unwrap();
+        Protections::from_conf(
+            &conf_with(dir, &format!("property_protection_file = pp.conf\n{extra}")),
+            &enforcer(),
+        )
+        .unwrap()
+    }
+
     fn ctx(roles: &[&str], service: &[&str]) -> RequestContext {
         RequestContext {
             roles: roles.iter().map(|r| r.to_string()).collect(),
@@ -321,12 +332,7 @@ mod tests {
             p.caller(&ctx(&[], &[]))
                 .allows("anything", Operation::Delete)
         );
-        std::fs::write(dir.join("pp.conf"), FILE).unwrap();
-        let p = Protections::from_conf(
-            &conf_with(&dir, "property_protection_file = pp.conf"),
-            &enforcer(),
-        )
-        .unwrap();
+        let p = load(&dir, FILE, "");
         let member = ctx(&["member"], &[]);
         let c = p.caller(&member);
         assert!(c.allows("x_a", Operation::Create));
@@ -372,19 +378,11 @@ mod tests {
     #[test]
     fn policies_format_asks_the_policy_engine() {
         let dir = tmpdir("pol");
-        std::fs::write(
-            dir.join("pp.conf"),
+        let p = load(
+            &dir,
             "[.*]\ncreate = context_is_admin\nread = @\nupdate = !\ndelete = undefined_rule\n",
-        )
-        .unwrap();
-        let p = Protections::from_conf(
-            &conf_with(
-                &dir,
-                "property_protection_file = pp.conf\nproperty_protection_rule_format = policies",
-            ),
-            &enforcer(),
-        )
-        .unwrap();
+            "property_protection_rule_format = policies",
+        );
         let admin = ctx(&["admin"], &[]);
         let member = ctx(&["member"], &[]);
         assert!(p.caller(&admin).allows("p", Operation::Create));
@@ -402,16 +400,11 @@ mod tests {
     #[test]
     fn unreadable_properties_are_set_aside() {
         let dir = tmpdir("take");
-        std::fs::write(
-            dir.join("pp.conf"),
+        let p = load(
+            &dir,
             "[^secret]\ncreate = admin\nread = admin\nupdate = admin\ndelete = admin\n[.*]\ncreate = @\nread = @\nupdate = @\ndelete = @\n",
-        )
-        .unwrap();
-        let p = Protections::from_conf(
-            &conf_with(&dir, "property_protection_file = pp.conf"),
-            &enforcer(),
-        )
-        .unwrap();
+            "",
+        );
         let member = ctx(&["member"], &[]);
         let mut props = ExtraProperties::default();
         props.set("a", Some("1".into()));

@@ -27,6 +27,17 @@ fn task_body(url: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+fn post_task(port: u16, body: &[u8]) -> Resp {
+    request(port, "POST", "/v2/tasks", TRUSTED_ADMIN, body).unwrap()
+}
+
+/// Creates an import task from `url` (201 asserted) and waits for its end.
+fn run_task(port: u16, url: &str) -> Value {
+    let r = post_task(port, &task_body(url));
+    assert_eq!(r.status, 201, "{}", r.text());
+    wait_done(port, r.json()["id"].as_str().unwrap())
+}
+
 fn wait_done(port: u16, id: &str) -> Value {
     let mut last = Value::Null;
     let done = wait_until(Duration::from_secs(30), || {
@@ -62,14 +73,7 @@ fn legacy_import_tasks() {
     let base = format!("http://127.0.0.1:{files}");
 
     // A task that fetches the image.
-    let r = request(
-        port,
-        "POST",
-        "/v2/tasks",
-        TRUSTED_ADMIN,
-        &task_body(&format!("{base}/image")),
-    )
-    .unwrap();
+    let r = post_task(port, &task_body(&format!("{base}/image")));
     assert_eq!(r.status, 201, "{}", r.text());
     let created = r.json();
     let id = created["id"].as_str().unwrap().to_string();
@@ -121,29 +125,11 @@ fn legacy_import_tasks() {
     );
 
     // Through a redirect.
-    let r = request(
-        port,
-        "POST",
-        "/v2/tasks",
-        TRUSTED_ADMIN,
-        &task_body(&format!("{base}/redirect")),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201);
-    let t = wait_done(port, r.json()["id"].as_str().unwrap());
+    let t = run_task(port, &format!("{base}/redirect"));
     assert_eq!(t["status"], "success", "{t}");
 
     // A 404 fails the task and the image it made is gone.
-    let r = request(
-        port,
-        "POST",
-        "/v2/tasks",
-        TRUSTED_ADMIN,
-        &task_body(&format!("{base}/missing")),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201);
-    let t = wait_done(port, r.json()["id"].as_str().unwrap());
+    let t = run_task(port, &format!("{base}/missing"));
     assert_eq!(t["status"], "failure");
     assert_eq!(
         t["message"],
@@ -173,7 +159,7 @@ fn legacy_import_tasks() {
             "The given uri is not valid. Please specify a valid uri from the following list of supported uri ['http']",
         ),
     ] {
-        let r = request(port, "POST", "/v2/tasks", TRUSTED_ADMIN, &task_body(&url)).unwrap();
+        let r = post_task(port, &task_body(&url));
         assert_eq!(r.status, 400, "{url}: {}", r.text());
         assert!(
             r.json()["message"].as_str().unwrap().starts_with(text),
@@ -181,24 +167,10 @@ fn legacy_import_tasks() {
             r.text()
         );
     }
-    let r = request(
-        port,
-        "POST",
-        "/v2/tasks",
-        TRUSTED_ADMIN,
-        br#"{"input": {}}"#,
-    )
-    .unwrap();
+    let r = post_task(port, br#"{"input": {}}"#);
     assert_eq!(r.status, 400);
     assert!(r.text().contains("Task 'type' is required"), "{}", r.text());
-    let r = request(
-        port,
-        "POST",
-        "/v2/tasks",
-        TRUSTED_ADMIN,
-        br#"{"type": "import", "input": {}, "x": 1}"#,
-    )
-    .unwrap();
+    let r = post_task(port, br#"{"type": "import", "input": {}, "x": 1}"#);
     assert_eq!(r.status, 400);
     assert!(
         r.text()
@@ -206,14 +178,10 @@ fn legacy_import_tasks() {
         "{}",
         r.text()
     );
-    let r = request(
+    let r = post_task(
         port,
-        "POST",
-        "/v2/tasks",
-        TRUSTED_ADMIN,
         br#"{"type": "api_image_import", "input": {"image_id": "x"}}"#,
-    )
-    .unwrap();
+    );
     assert_eq!(r.status, 400);
 
     // Lists: newest first, stubs only, links.

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use super::data::{self, HashingStream, RangeDecision};
 use super::images::{get_image, viewer};
-use super::in_doubt::{self, Pending, Settled};
+use super::in_doubt::{self, Doubt, Settled};
 use super::service::{ImageService, context, handler, param, reject_body};
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult, bad_request, forbidden, http_error};
@@ -265,13 +265,12 @@ pub async fn write_data(
             Err(WriteFailure::Gone)
         }
         Err(ApiError::Db(DbError::InDoubt(m))) => {
-            let pending = Pending {
+            let doubt = Doubt {
                 image_id: id.clone(),
-                store,
-                uri: stored.uri,
                 added: true,
+                data: vec![(store, stored.uri)],
             };
-            match in_doubt::settle(repo, vec![pending]).await {
+            match in_doubt::settle(repo, doubt).await {
                 Settled::Committed(Some(stored_image)) => {
                     *image = *stored_image;
                     Ok(())

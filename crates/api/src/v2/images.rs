@@ -18,7 +18,7 @@ use glimpse_http::{Request, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::in_doubt::{self, Pending, Settled};
+use super::in_doubt::{self, Doubt, Settled};
 use super::service::{
     ImageService, context, empty_response, handler, json_response, param, read_json, reject_body,
     require_body,
@@ -547,25 +547,30 @@ async fn removal_settled(
     id: &str,
     locations: &[Location],
 ) -> bool {
-    let pending = locations
-        .iter()
-        .filter_map(|loc| {
-            let store_id = loc.metadata.get("store").and_then(Value::as_str);
-            Some(Pending {
-                image_id: id.to_string(),
-                store: svc.stores.for_location(&loc.url, store_id).ok()?.clone(),
-                uri: loc.url.clone(),
-                added: false,
-            })
-        })
-        .collect();
-    matches!(in_doubt::settle(repo, pending).await, Settled::Committed(_))
+    let doubt = Doubt {
+        image_id: id.to_string(),
+        added: false,
+        data: locations
+            .iter()
+            .filter_map(|loc| Some((location_store(svc, loc).ok()?.clone(), loc.url.clone())))
+            .collect(),
+    };
+    matches!(in_doubt::settle(repo, doubt).await, Settled::Committed(_))
+}
+
+/// The store holding a location's data (by its `store` metadata in
+/// multi-store mode, else by URL scheme).
+fn location_store<'a>(
+    svc: &'a ImageService,
+    loc: &Location,
+) -> glimpse_store::Result<&'a Arc<dyn glimpse_store::Store>> {
+    let store_id = loc.metadata.get("store").and_then(Value::as_str);
+    svc.stores.for_location(&loc.url, store_id)
 }
 
 /// `safe_delete_from_backend`: a missing object is only a warning.
 pub async fn delete_location_data(svc: &ImageService, id: &str, loc: &glimpse_domain::Location) {
-    let store_id = loc.metadata.get("store").and_then(Value::as_str);
-    let store = match svc.stores.for_location(&loc.url, store_id) {
+    let store = match location_store(svc, loc) {
         Ok(s) => s,
         Err(e) => {
             log::warn!(target: "glance.api.v2", "Image {id}: cannot delete data at a location no store handles: {e}");

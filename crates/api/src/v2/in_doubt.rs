@@ -29,23 +29,24 @@ const LOG: &str = "glance.api.v2";
 const FIRST_WAIT: Duration = Duration::from_millis(500);
 const MAX_WAIT: Duration = Duration::from_secs(5);
 
-/// Data written at (or about to be removed from) one location.
-pub struct Pending {
+/// The locations one commit in doubt added (an upload) or removed (a
+/// delete, a PATCH removing them), with the stores holding their data.
+pub struct Doubt {
     pub image_id: String,
-    pub store: Arc<dyn Store>,
-    pub uri: String,
-    /// Whether the change in doubt added the location (an upload) or
-    /// removed it (a delete, a PATCH removing it).
     pub added: bool,
+    pub data: Vec<(Arc<dyn Store>, String)>,
 }
 
-impl std::fmt::Debug for Pending {
+impl std::fmt::Debug for Doubt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pending")
+        f.debug_struct("Doubt")
             .field("image_id", &self.image_id)
-            .field("uri", &self.uri)
             .field("added", &self.added)
-            .finish_non_exhaustive()
+            .field(
+                "uris",
+                &self.data.iter().map(|(_, u)| u).collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -57,97 +58,100 @@ pub enum Settled {
     /// It was not; data nobody records is removed (an upload's image is
     /// back to `queued`).
     RolledBack,
-    /// The database cannot tell yet: the data is kept and the question is
-    /// asked again in the background.
+    /// The database cannot tell yet (or nothing hangs on the answer): the
+    /// data is kept and the question is asked again in the background.
     Unknown,
 }
 
-/// Decides the fate of `pending` (all from one commit) now if the database
-/// answers, otherwise in the background.
-pub async fn settle(repo: &Repo, pending: Vec<Pending>) -> Settled {
-    let mut first = None;
-    let mut rest = pending.into_iter();
-    for p in rest.by_ref() {
-        match p.decide(repo).await {
-            Ok(s) => {
-                first.get_or_insert(s);
+/// Decides the fate of the doubt's data now if the database answers,
+/// otherwise in the background.
+pub async fn settle(repo: &Repo, doubt: Doubt) -> Settled {
+    if doubt.data.is_empty() {
+        return Settled::Unknown;
+    }
+    match doubt.decide(repo).await {
+        Ok(s) => s,
+        Err(e) => {
+            for (_, uri) in &doubt.data {
+                log::warn!(
+                    target: LOG,
+                    "Image {}: the database cannot tell whether the change to its location \
+                     {uri} was committed ({e}); the data is kept until it can",
+                    doubt.image_id
+                );
             }
-            Err(e) => {
-                let later: Vec<Pending> = std::iter::once(p).chain(rest).collect();
-                for p in &later {
-                    log::warn!(
-                        target: LOG,
-                        "Image {}: the database cannot tell whether the change to its location \
-                         {} was committed ({e}); the data is kept until it can",
-                        p.image_id,
-                        p.uri
-                    );
-                }
-                let repo = repo.clone();
-                tokio::spawn(async move { decide_later(repo, later).await });
-                return Settled::Unknown;
-            }
+            let repo = repo.clone();
+            tokio::spawn(async move { doubt.decide_later(repo).await });
+            Settled::Unknown
         }
     }
-    first.unwrap_or(Settled::Unknown)
 }
 
-async fn decide_later(repo: Repo, pending: Vec<Pending>) {
-    let mut wait = FIRST_WAIT;
-    for p in pending {
+impl Doubt {
+    async fn decide_later(self, repo: Repo) {
+        let mut wait = FIRST_WAIT;
         loop {
             tokio::time::sleep(wait).await;
-            match p.decide(&repo).await {
+            match self.decide(&repo).await {
                 Ok(s) => {
-                    log::info!(
-                        target: LOG,
-                        "Image {}: the change to its location {} in doubt was {}",
-                        p.image_id,
-                        p.uri,
-                        if matches!(s, Settled::Committed(_)) {
-                            "committed"
-                        } else {
-                            "not committed"
-                        }
-                    );
-                    break;
+                    let outcome = if matches!(s, Settled::Committed(_)) {
+                        "committed"
+                    } else {
+                        "not committed"
+                    };
+                    for (_, uri) in &self.data {
+                        log::info!(
+                            target: LOG,
+                            "Image {}: the change to its location {uri} in doubt was {outcome}",
+                            self.image_id
+                        );
+                    }
+                    return;
                 }
                 Err(_) => wait = (wait * 2).min(MAX_WAIT),
             }
         }
     }
-}
 
-impl Pending {
-    /// Reads back whether the live image records the location, and keeps
-    /// or removes the data accordingly.
+    /// Reads the image back once; the data of each location it does not
+    /// record goes. Committed when the locations are recorded exactly as
+    /// the change wanted (all of them for an upload, none for a removal).
     async fn decide(&self, repo: &Repo) -> Result<Settled, DbError> {
-        let holder = match repo.get_any(&self.image_id).await {
-            Ok(img) if img.locations.iter().any(|l| l.url == self.uri) => Some(img),
-            Ok(_) | Err(DbError::NotFound(_)) => None,
+        let image = match repo.get_any(&self.image_id).await {
+            Ok(img) => Some(img),
+            Err(DbError::NotFound(_)) => None,
             Err(e) => return Err(e),
         };
-        let recorded = holder.is_some();
-        if !recorded {
-            match self.store.delete(&self.uri).await {
+        let records = |uri: &str| {
+            image
+                .as_ref()
+                .is_some_and(|img| img.locations.iter().any(|l| l.url == uri))
+        };
+        let mut all_recorded = true;
+        for (store, uri) in &self.data {
+            if records(uri) {
+                continue;
+            }
+            all_recorded = false;
+            match store.delete(uri).await {
                 Ok(()) | Err(StoreError::NotFound(_)) => {}
                 Err(e) => log::error!(
                     target: LOG,
-                    "Failed to remove data of image {} at {}: {e}",
-                    self.image_id,
-                    self.uri
+                    "Failed to remove data of image {} at {uri}: {e}",
+                    self.image_id
                 ),
             }
-            if self.added {
-                // Asked again if this fails: removing the data twice is
-                // harmless.
-                super::image_data::restore(repo, &self.image_id).await?;
-            }
         }
-        Ok(if recorded == self.added {
-            Settled::Committed(holder.map(Box::new))
-        } else {
-            Settled::RolledBack
+        if self.added && !all_recorded {
+            // Asked again if this fails: removing the data twice is
+            // harmless.
+            super::image_data::restore(repo, &self.image_id).await?;
+        }
+        let none_recorded = !self.data.iter().any(|(_, uri)| records(uri));
+        Ok(match (self.added, all_recorded, none_recorded) {
+            (true, true, _) => Settled::Committed(image.map(Box::new)),
+            (false, _, true) => Settled::Committed(None),
+            _ => Settled::RolledBack,
         })
     }
 }
